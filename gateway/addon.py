@@ -1,0 +1,241 @@
+"""The one mitmproxy addon: translates mitmproxy events into the gateway pipeline.
+
+Every event handler is wrapped by `_fail_closed`: mitmproxy's own default is to log an addon's
+exception and forward the request unchanged, which for a DLP proxy would leak the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+
+from mitmproxy import http
+from mitmproxy.net.http import url as mitm_url
+
+from gateway import outcome
+from gateway.apierrors import error_body, format_for_path, sse_error
+from gateway.call import Attempt, Call
+from gateway.errors import GatewayError, InternalError, UpstreamError
+from gateway.local_routes import LocalRoutes
+from gateway.pipeline import Pipeline, endpoint_for, new_request_id
+from gateway.streaming import StreamRelay, apply_json
+
+log = logging.getLogger("gateway.addon")
+CALL, RELAY, FILTERS, LOCAL, ADDON = "gw.call", "gw.relay", "gw.filters", "gw.local", "gw.addon"
+JSON = "application/json"
+
+
+def _fail_closed(method):
+    @functools.wraps(method)
+    async def wrapper(self, flow, *args):
+        try:
+            result = method(self, flow, *args)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            call = flow.metadata.get(CALL) if hasattr(flow, "metadata") else None
+            rid = call.request_id if call else "-"
+            log.exception("gateway failure in %s request_id=%s", method.__name__, rid)
+            if isinstance(flow, http.HTTPFlow):
+                self.refuse(flow, InternalError(f"internal gateway error (request id {rid})"))
+    return wrapper
+
+
+class GatewayAddon:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.hooks = pipeline.hooks
+        self.local = LocalRoutes(pipeline)
+        self._connect_timers: dict[int, asyncio.TimerHandle] = {}
+
+    # -- request side -------------------------------------------------------------------------
+
+    @_fail_closed
+    async def request(self, flow: http.HTTPFlow) -> None:
+        req = flow.request
+        path = req.path.split("?", 1)[0]
+        rid = new_request_id()
+        if req.method == "GET" or path in self.local.paths:
+            flow.metadata[LOCAL] = True
+            await self.local.answer(flow, path, rid)
+            return
+        try:
+            call = Call(request_id=rid, endpoint=endpoint_for(req.method, path), body={},
+                        headers=req.headers)
+        except GatewayError as exc:
+            flow.metadata[LOCAL] = True
+            flow.response = _json_response(exc.status, error_body(format_for_path(path), exc),
+                                           {"x-gateway-request-id": rid})
+            return
+        flow.metadata[CALL] = call
+        flow.metadata[ADDON] = self
+        call.scratch["gw.hooks"] = self.hooks
+        try:
+            await self.pipeline.begin(call, req.get_content(strict=False) or b"")
+            self.apply_attempt(flow, self.pipeline.next_attempt(call))
+        except GatewayError as exc:
+            self.refuse(flow, exc)
+
+    def apply_attempt(self, flow: http.HTTPFlow, attempt: Attempt) -> None:
+        """Point the flow at the attempt's provider (also used by the stream layer on retry)."""
+        req = flow.request
+        req.headers = http.Headers(**{"content-type": JSON, "accept-encoding": "identity"})
+        for name, value in attempt.headers.items():
+            req.headers[name] = value
+        req.method = "POST"
+        req.url = self.pipeline.upstream_url(attempt)
+        req.host_header = mitm_url.hostport(req.scheme, req.host, req.port)
+        req.content = self.pipeline.upstream_body(attempt)
+
+    def refuse(self, flow: http.HTTPFlow, error: GatewayError) -> None:
+        """Answer with `error` now; the provider never sees this request."""
+        call: Call | None = flow.metadata.get(CALL)
+        flow.metadata[LOCAL] = True
+        if call is None:
+            fmt = format_for_path(flow.request.path)
+            flow.response = _json_response(error.status, error_body(fmt, error), error.headers)
+            return
+        call.scratch["gw.error"] = error
+        headers = {**outcome.gateway_headers(call, self.hooks), **error.headers}
+        flow.response = _json_response(error.status, outcome.error_response_body(call, error), headers)
+        outcome.finish(call, self.hooks, error)
+
+    # -- response side ------------------------------------------------------------------------
+
+    @_fail_closed
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        call: Call | None = flow.metadata.get(CALL)
+        if call is None or flow.metadata.get(LOCAL):
+            return
+        resp, attempt = flow.response, call.attempt
+        attempt.status = resp.status_code
+        call.first_byte = call.first_byte or _now()
+        if not 200 <= resp.status_code < 300:
+            return  # read whole: mapped to the client's error shape in `response`
+        filters = self.hooks.response_filters(call, attempt)
+        flow.metadata[FILTERS] = filters
+        if "text/event-stream" in resp.headers.get("content-type", ""):
+            relay = StreamRelay(call, filters, lambda: None,
+                                lambda exc: sse_error(call.api_format, InternalError(
+                                    f"internal gateway error (request id {call.request_id})")))
+            flow.metadata[RELAY] = relay
+            resp.stream = relay
+            _set_headers(resp, outcome.gateway_headers(call, self.hooks), keep_framing=True)
+
+    @_fail_closed
+    def response(self, flow: http.HTTPFlow) -> None:
+        call: Call | None = flow.metadata.get(CALL)
+        if call is None:
+            return
+        if "gw.error" in call.scratch:  # refused earlier: mitmproxy may have read a body into it
+            self.refuse(flow, call.scratch["gw.error"])
+            return
+        if flow.metadata.get(LOCAL):
+            return
+        resp = flow.response
+        call.status = resp.status_code
+        relay: StreamRelay | None = flow.metadata.get(RELAY)
+        if relay is not None:
+            if relay.failed:
+                outcome.finish(call, self.hooks, InternalError("response filter failed"))
+            else:
+                outcome.finish(call, self.hooks)
+            return
+        if 200 <= resp.status_code < 300:
+            self._finish_whole(flow, call)
+        else:
+            self._finish_upstream_error(flow, call)
+
+    def _finish_whole(self, flow: http.HTTPFlow, call: Call) -> None:
+        resp = flow.response
+        filters = flow.metadata.get(FILTERS) or []
+        try:
+            body = json.loads(resp.get_content(strict=False) or b"")
+        except (ValueError, UnicodeDecodeError):
+            name = call.attempt.provider.name
+            self.refuse(flow, UpstreamError(f"provider {name} returned an answer that is not JSON"))
+            return
+        if filters:
+            body = apply_json(filters, body)
+            resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        _set_headers(resp, outcome.gateway_headers(call, self.hooks))
+        resp.headers["content-length"] = str(len(resp.raw_content or b""))
+        outcome.finish(call, self.hooks)
+
+    def _finish_upstream_error(self, flow: http.HTTPFlow, call: Call) -> None:
+        resp = flow.response
+        error = outcome.map_upstream_error(call, resp.status_code, resp.get_content(strict=False) or b"",
+                                           resp.headers.get("retry-after"))
+        self.refuse(flow, error)
+
+    @_fail_closed
+    def error(self, flow: http.HTTPFlow) -> None:
+        call: Call | None = flow.metadata.get(CALL)
+        if call is None or call.ended is not None:
+            return
+        message = flow.error.msg if flow.error else "unknown error"
+        relay: StreamRelay | None = flow.metadata.get(RELAY)
+        if "client disconnected" in message.lower() or "client closed" in message.lower():
+            call.client_disconnected = True
+            call.status = call.status or 499
+            if relay is not None:
+                relay.abort()
+            outcome.finish(call, self.hooks)
+            return
+        if relay is not None:
+            relay.abort()
+            outcome.finish(call, self.hooks, UpstreamError(f"stream from provider interrupted: {message}"))
+            return
+        error = call.scratch.get("gw.error") or upstream_failure(call, message)
+        call.scratch["gw.error"] = error
+        outcome.finish(call, self.hooks, error)
+
+    # -- upstream connect deadline ------------------------------------------------------------
+
+    def server_connect(self, data) -> None:
+        # Runs inside mitmproxy's open_connection task; cancelling that task is the only way to
+        # bound a connect that hangs (mitmproxy reports it as "connection cancelled").
+        task = asyncio.current_task()
+        if task is not None:
+            timeout = self.pipeline.ctx.settings.connect_timeout
+            self._connect_timers[id(data.server)] = asyncio.get_running_loop().call_later(
+                timeout, task.cancel)
+
+    def server_connected(self, data) -> None:
+        timer = self._connect_timers.pop(id(data.server), None)
+        if timer:
+            timer.cancel()
+
+    server_connect_error = server_connected
+
+
+def upstream_failure(call: Call, message: str) -> GatewayError:
+    attempt = call.attempt
+    name = attempt.provider.name if attempt else "provider"
+    tried = outcome.tried_summary(call)
+    if "connection cancelled" in message:
+        return UpstreamError(f"connecting to provider {name} timed out; tried: {tried}", status=504)
+    if "timed out" in message or "timeout" in message:
+        return UpstreamError(f"provider {name} did not answer in time; tried: {tried}", status=504)
+    return UpstreamError(f"could not reach provider {name}: {outcome.scrub(message)}; tried: {tried}")
+
+
+def _now() -> float:
+    import time
+    return time.monotonic()
+
+
+def _json_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:
+    return http.Response.make(status, body, {"content-type": JSON, **headers})
+
+
+def _set_headers(resp: http.Response, extra: dict[str, str], keep_framing: bool = False) -> None:
+    for name in outcome.DROP_UPSTREAM_HEADERS:
+        if keep_framing and name == "transfer-encoding":
+            continue
+        if name in resp.headers:
+            del resp.headers[name]
+    for name, value in extra.items():
+        resp.headers[name] = value

@@ -1,0 +1,58 @@
+"""The key store: presented key → Principal, cached in memory.
+
+The cache is dropped whenever the database revision changes (every admin write bumps it), so a
+revoked key, a suspended user or an inactive app is refused within one poll interval in every
+process. Unknown keys are cached too (negative entries), in a bounded cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from concurrent.futures import Executor
+from typing import Callable
+
+from gateway.call import Principal
+from gateway.errors import GatewayError
+
+MAX_ENTRIES = 50_000
+
+
+class KeyStore:
+    def __init__(self, session_factory: Callable, executor: Executor | None = None) -> None:
+        self._sessions = session_factory
+        self._executor = executor
+        self._cache: dict[str, Principal | GatewayError | None] = {}
+
+    def invalidate(self) -> None:
+        self._cache = {}
+
+    def _load(self, presented: str) -> Principal | GatewayError | None:
+        from gateway.keys import lookup_principal
+
+        with self._sessions() as session:
+            try:
+                return lookup_principal(session, presented)
+            except GatewayError as exc:  # suspended user / inactive app: cache the refusal too
+                return exc
+
+    async def lookup(self, presented: str) -> Principal | None:
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
+        cache = self._cache
+        if digest in cache:
+            found = cache[digest]
+        else:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(self._executor, self._load, presented)
+            if len(cache) >= MAX_ENTRIES:
+                cache.clear()
+            cache[digest] = found
+        if isinstance(found, GatewayError):
+            raise found
+        return found
+
+    def lookup_sync(self, presented: str) -> Principal | None:
+        found = self._load(presented)
+        if isinstance(found, GatewayError):
+            raise found
+        return found

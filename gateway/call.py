@@ -1,0 +1,262 @@
+"""The small typed objects that hooks receive and return.
+
+A `Call` is one client request from the moment it is parsed until its answer is finished. Plugins
+talk to each other only through it: routing fills `route`, fallback fills `candidates`, DLP rewrites
+`body`, metering reads `usage`. Per-plugin scratch data goes into `call.scratch[<plugin name>]`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+
+class ApiFormat(str, enum.Enum):
+    """The wire format of a request or of a provider."""
+
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+
+
+class Endpoint(str, enum.Enum):
+    """The proxied endpoints; the value is the path the client called."""
+
+    CHAT = "/v1/chat/completions"
+    RESPONSES = "/v1/responses"
+    EMBEDDINGS = "/v1/embeddings"
+    MESSAGES = "/v1/messages"
+    COUNT_TOKENS = "/v1/messages/count_tokens"
+
+    @property
+    def api_format(self) -> ApiFormat:
+        if self in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS):
+            return ApiFormat.ANTHROPIC
+        return ApiFormat.OPENAI
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key and the user or app that owns it."""
+
+    key_id: int
+    key_prefix: str
+    key_name: str
+    user_id: int | None = None
+    user_email: str | None = None
+    role: str | None = None
+    app_id: int | None = None
+    app_slug: str | None = None
+    org_id: int | None = None
+    org_slug: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.user_email or (f"app:{self.app_slug}" if self.app_slug else self.key_prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """An upstream endpoint. `base_url` follows the SDK conventions: OpenAI-compatible kinds include
+    `/v1`, Anthropic does not, Ollama is the server root."""
+
+    name: str
+    kind: str  # "openai" | "anthropic" | "ollama"
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def wire_format(self) -> ApiFormat:
+        return ApiFormat.ANTHROPIC if self.kind == "anthropic" else ApiFormat.OPENAI
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a call goes: the canonical `provider/model` name and the provider's own model id."""
+
+    model: str
+    provider: str
+    upstream_model: str
+    reason: str = "direct"  # how it was chosen: direct, catalog, alias, agent, fallback, …
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    estimated: bool = False
+
+
+@dataclass(slots=True)
+class Failure:
+    """Why an upstream attempt failed before any byte reached the client."""
+
+    kind: str  # "connect", "timeout", "status", "protocol"
+    message: str
+    status: int | None = None
+    body: bytes = b""
+    retry_after: float | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try at one provider. `body` and `path` are in the provider's wire format."""
+
+    number: int
+    route: Route
+    provider: Provider
+    path: str
+    body: dict[str, Any]
+    wire_format: ApiFormat
+    headers: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    first_byte: float | None = None
+    status: int | None = None
+    failure: Failure | None = None
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """One entry of `/v1/models`."""
+
+    id: str
+    owned_by: str
+    kind: str = "model"  # model, alias, agent
+    display_name: str | None = None
+
+
+@dataclass(slots=True)
+class LocalRequest:
+    """A request the gateway answers itself (health, models, metrics, error reports)."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    request_id: str
+    principal: Principal | None = None
+
+
+@dataclass(slots=True)
+class LocalResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Call:
+    request_id: str
+    endpoint: Endpoint
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+    principal: Principal | None = None
+    requested_model: str = ""
+    stream: bool = False
+    agent_id: str | None = None
+    cost_mode: str = "normal"
+    route: Route | None = None
+    candidates: list[Route] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    status: int | None = None
+    error_type: str | None = None
+    cache_hit: bool = False
+    client_disconnected: bool = False
+    started: float = field(default_factory=time.monotonic)
+    started_wall: float = field(default_factory=time.time)
+    first_byte: float | None = None
+    ended: float | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    scratch: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_format(self) -> ApiFormat:
+        return self.endpoint.api_format
+
+    @property
+    def attempt(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def actual_model(self) -> str | None:
+        attempt = self.attempt
+        return attempt.route.model if attempt else None
+
+
+class SSEEvent:
+    """One server-sent event. `data` is the raw text; `json` parses it once on demand; assigning
+    `json` marks the event changed so it is serialised again."""
+
+    __slots__ = ("event", "_data", "_json", "_raw")
+
+    def __init__(self, data: str, event: str | None = None, raw: bytes | None = None) -> None:
+        self.event = event
+        self._data = data
+        self._json: Any = None
+        self._raw = raw
+
+    @classmethod
+    def from_json(cls, value: Any, event: str | None = None) -> "SSEEvent":
+        ev = cls(json.dumps(value, separators=(",", ":"), ensure_ascii=False), event)
+        ev._json = value
+        return ev
+
+    @property
+    def data(self) -> str:
+        return self._data
+
+    @data.setter
+    def data(self, value: str) -> None:
+        self._data, self._json, self._raw = value, None, None
+
+    @property
+    def json(self) -> Any:
+        if self._json is None and self._data and self._data != "[DONE]":
+            try:
+                self._json = json.loads(self._data)
+            except ValueError:
+                self._json = None
+        return self._json
+
+    @json.setter
+    def json(self, value: Any) -> None:
+        self._json = value
+        self._data = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        self._raw = None
+
+    def touch(self) -> None:
+        """Call after changing `json` in place, so the event is serialised again."""
+        self.json = self._json
+
+    def encode(self) -> bytes:
+        if self._raw is not None:
+            return self._raw
+        head = f"event: {self.event}\n" if self.event else ""
+        return (head + "data: " + self._data.replace("\n", "\ndata: ") + "\n\n").encode()
+
+
+class ResponseFilter:
+    """A per-call transformer of the provider's 2xx answer, returned by `gateway_response_filter`.
+
+    Filters are chained in hook order (translation first, then DLP, then metering). Override only
+    what you need; the defaults pass everything through unchanged.
+    """
+
+    def on_json(self, body: Any) -> Any:
+        """A whole, non-streamed JSON answer. Return the (possibly new) body."""
+        return body
+
+    def on_event(self, event: SSEEvent) -> Iterable[SSEEvent]:
+        """One streamed event. Return the events to pass on (none to hold it back)."""
+        return (event,)
+
+    def on_end(self, complete: bool) -> Iterable[SSEEvent]:
+        """The stream ended; `complete` is False when it was cut short. Return held-back events."""
+        return ()

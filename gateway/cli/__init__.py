@@ -1,0 +1,40 @@
+"""The `llm-gateway` command. Sub-commands live in the modules of this package; plugins add more
+through the `gateway_register_commands` hook. Each parser sets `func(args) -> int`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from gateway.errors import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gateway.cli import admin_cmds, run_cmds
+    from gateway.pluginmanager import plugin_manager
+
+    parser = argparse.ArgumentParser(prog="llm-gateway", description="Self-hosted LLM gateway")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run_cmds.register(sub)
+    admin_cmds.register(sub)
+    plugin_manager().hook.gateway_register_commands(subparsers=sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"llm-gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, LookupError) as exc:
+        print(f"llm-gateway: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

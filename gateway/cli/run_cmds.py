@@ -1,0 +1,115 @@
+"""`llm-gateway up | proxy | admin | mock-provider`: running the services."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from gateway.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser("up", help="run the proxy and the admin site")
+    _listen_args(up, 8080)
+    up.add_argument("--admin-port", type=int, default=8081)
+    up.add_argument("--admin-host", default="127.0.0.1")
+    up.set_defaults(func=cmd_up)
+
+    proxy = sub.add_parser("proxy", help="run the proxy alone")
+    _listen_args(proxy, 8080)
+    proxy.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    proxy.set_defaults(func=cmd_proxy)
+
+    admin = sub.add_parser("admin", help="run the admin site alone")
+    admin.add_argument("--host", default="127.0.0.1")
+    admin.add_argument("--port", type=int, default=8081)
+    admin.set_defaults(func=cmd_admin)
+
+    from gateway.cli import mock_cmd
+    mock_cmd.register(sub)
+
+
+def _listen_args(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--workers", type=int, default=1, help="proxy processes sharing the port")
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1:
+        return _supervise([_self_cmd("proxy", "--host", args.host, "--port", str(args.port),
+                                     "--reuse-port") for _ in range(args.workers)])
+    from gateway.context import open_context
+    from gateway.pluginmanager import Hooks, plugin_manager
+    from gateway.server import serve_forever
+
+    settings = Settings.from_env()
+    ctx = open_context(settings, Hooks(plugin_manager()))
+
+    def ready(port: int) -> None:
+        print(f"llm-gateway proxy listening on http://{args.host}:{port} (pid {os.getpid()})",
+              flush=True)
+
+    asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port, ready))
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    from admin_web import serve
+
+    serve(Settings.from_env(), args.host, args.port)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from gateway.bootstrap import bootstrap, print_welcome
+
+    settings = Settings.from_env()
+    password = bootstrap(settings)
+    children = [_self_cmd("admin", "--host", args.admin_host, "--port", str(args.admin_port))]
+    reuse = ["--reuse-port"] if args.workers > 1 else []
+    children += [_self_cmd("proxy", "--host", args.host, "--port", str(args.port), *reuse)
+                 for _ in range(args.workers)]
+    print_welcome(settings, args, password)
+    return _supervise(children)
+
+
+def _self_cmd(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "gateway.cli", *argv]
+
+
+def _supervise(argvs: list[list[str]]) -> int:
+    """Run children until one exits or we are told to stop; then stop them all."""
+    procs = [subprocess.Popen(argv) for argv in argvs]
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while not stopping:
+        done = [p for p in procs if p.poll() is not None]
+        if done:
+            code = done[0].returncode or 1
+            break
+        time.sleep(0.2)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 40
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return 0 if stopping else code

@@ -1,0 +1,199 @@
+"""model_config.yaml: providers and the model catalog, validated into frozen dataclasses.
+
+Validation errors name the key at fault (`models.openai/gpt-4o.input: …`). Sections the core does
+not know (`roles:`, `agents:`, …) belong to plugins, which read them with `ModelConfig.section()`.
+`ConfigStore` reloads the file when it changes and keeps the last good version after a bad edit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from gateway.errors import ConfigError
+
+log = logging.getLogger("gateway.config")
+
+PROVIDER_KINDS = ("openai", "anthropic", "ollama")
+BUILTIN_PROVIDERS = ("openai", "anthropic", "ollama")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_PRICE_KEYS = ("input", "output", "cached_input", "cache_write")
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    name: str
+    kind: str
+    base_url: str
+    api_key_env: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str  # provider/model
+    provider: str
+    upstream: str
+    input: Decimal | None = None  # USD per million tokens
+    output: Decimal | None = None
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    context_window: int | None = None
+
+    @property
+    def priced(self) -> bool:
+        return self.input is not None and self.output is not None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    models: Mapping[str, ModelEntry] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    by_bare_name: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        return self.raw.get(name)
+
+    def provider_names(self) -> set[str]:
+        return set(BUILTIN_PROVIDERS) | set(self.providers)
+
+
+def _price(value: Any, where: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: must be a number of USD per million tokens, got {value!r}")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{where}: must be a number of USD per million tokens, got {value!r}") from None
+    if not price.is_finite() or price < 0:
+        raise ConfigError(f"{where}: must be >= 0, got {value!r}")
+    return price
+
+
+def _parse_provider(item: Any, index: int) -> ProviderConfig:
+    where = f"providers[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: must be a mapping with name, kind, base_url")
+    name, kind, url = item.get("name"), item.get("kind", "openai"), item.get("base_url")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(f"{where}.name: must be a lower-case name like 'groq', got {name!r}")
+    if kind not in PROVIDER_KINDS:
+        raise ConfigError(f"{where}.kind: must be one of {', '.join(PROVIDER_KINDS)}, got {kind!r}")
+    if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(f"{where}.base_url: must be an http(s) URL, got {url!r}")
+    key_env = item.get("api_key_env")
+    if key_env is not None and not (isinstance(key_env, str) and re.match(r"^[A-Z_][A-Z0-9_]*$", key_env)):
+        raise ConfigError(f"{where}.api_key_env: must be an environment variable name, got {key_env!r}")
+    unknown = set(item) - {"name", "kind", "base_url", "api_key_env"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    return ProviderConfig(name=name, kind=kind, base_url=url.rstrip("/"), api_key_env=key_env)
+
+
+def _parse_model(name: Any, spec: Any, providers: set[str]) -> ModelEntry:
+    where = f"models.{name}"
+    if not isinstance(name, str) or "/" not in name:
+        raise ConfigError(f"{where}: model names are 'provider/model', got {name!r}")
+    provider, _, rest = name.partition("/")
+    if provider not in providers:
+        raise ConfigError(f"{where}: unknown provider {provider!r} (declare it under providers:)")
+    spec = spec or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: must be a mapping of prices and context_window")
+    unknown = set(spec) - {"upstream", "context_window", *_PRICE_KEYS}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    window = spec.get("context_window")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window <= 0):
+        raise ConfigError(f"{where}.context_window: must be a positive integer, got {window!r}")
+    upstream = spec.get("upstream", rest)
+    if not isinstance(upstream, str) or not upstream:
+        raise ConfigError(f"{where}.upstream: must be the provider's model id, got {upstream!r}")
+    prices = {k: _price(spec.get(k), f"{where}.{k}") for k in _PRICE_KEYS}
+    if provider == "ollama":
+        prices = {k: v if v is not None else Decimal(0) for k, v in prices.items()}
+    return ModelEntry(name=name, provider=provider, upstream=upstream, context_window=window, **prices)
+
+
+def parse_config(data: Any) -> ModelConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("model_config.yaml: the top level must be a mapping")
+    raw_providers = data.get("providers") or []
+    if not isinstance(raw_providers, list):
+        raise ConfigError("providers: must be a list")
+    providers: dict[str, ProviderConfig] = {}
+    for i, item in enumerate(raw_providers):
+        prov = _parse_provider(item, i)
+        if prov.name in providers or prov.name in BUILTIN_PROVIDERS:
+            raise ConfigError(f"providers[{i}].name: {prov.name!r} is already defined")
+        providers[prov.name] = prov
+    raw_models = data.get("models") or {}
+    if not isinstance(raw_models, dict):
+        raise ConfigError("models: must be a mapping of 'provider/model' to its prices")
+    names = set(BUILTIN_PROVIDERS) | set(providers)
+    models = {name: _parse_model(name, spec, names) for name, spec in raw_models.items()}
+    bare: dict[str, list[str]] = {}
+    for entry in models.values():
+        bare.setdefault(entry.name.split("/", 1)[1], []).append(entry.name)
+    return ModelConfig(
+        providers=MappingProxyType(providers),
+        models=MappingProxyType(models),
+        raw=MappingProxyType(dict(data)),
+        by_bare_name=MappingProxyType({k: tuple(v) for k, v in bare.items()}),
+    )
+
+
+def load_config(path: Path) -> ModelConfig:
+    if not path.exists():
+        log.warning("model config %s not found; starting with an empty catalog", path)
+        return parse_config({})
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    return parse_config(data)
+
+
+class ConfigStore:
+    """The current config of this process; `check()` reloads it when the file changed."""
+
+    def __init__(self, path: Path, config: ModelConfig | None = None) -> None:
+        self.path = path
+        self._stamp = self._file_stamp()
+        self.current = config if config is not None else load_config(path)
+        self._lock = threading.Lock()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def check(self) -> bool:
+        """Reload if the file changed; True when a new config was taken."""
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return False
+        with self._lock:
+            self._stamp = stamp
+            try:
+                self.current = load_config(self.path)
+            except ConfigError as exc:
+                log.error("model config reload failed, keeping the last good one: %s", exc)
+                return False
+        log.info("model config reloaded from %s", self.path)
+        return True

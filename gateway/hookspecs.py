@@ -1,0 +1,139 @@
+"""Every hook of the gateway, and nothing else.
+
+The order of a call's life: `gateway_authenticate` → `gateway_resolve_model` →
+`gateway_plan_candidates` → `gateway_admit` → `gateway_transform_request` → for each attempt
+`gateway_prepare_attempt` (→ on failure before the first byte `gateway_retry`) →
+`gateway_response_filter` → `gateway_call_complete` or `gateway_call_failed`.
+
+Exceptions: a `gateway.errors.GatewayError` raised by a request-side hook refuses the call with its
+status; any other exception is answered with a JSON 500 and logged with the request id. The call is
+never forwarded after a hook raised (fail closed). Implementations may return an awaitable where the
+docstring says so; the façade in `gateway.pluginmanager` awaits it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from gateway.call import (Attempt, Call, Failure, LocalRequest, LocalResponse, ModelInfo,
+                              Principal, Provider, ResponseFilter, Route)
+    from gateway.context import GatewayContext
+    from gateway.errors import GatewayError
+
+hookspec = pluggy.HookspecMarker("llm_gateway")
+
+
+@hookspec
+def gateway_startup(ctx: GatewayContext) -> None:
+    """Once per process, after configuration and database are ready and before the first call.
+
+    Start background work here (writers, pollers); keep `ctx` for later. Raising aborts the start.
+    """
+
+
+@hookspec
+def gateway_shutdown(ctx: GatewayContext) -> None:
+    """Once per process after the listener closed and in-flight calls drained. Flush and stop.
+    Exceptions are logged and the other implementations still run."""
+
+
+@hookspec
+def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `llm-gateway` sub-commands. Set `func=callable(args, ctx) -> int` on each parser."""
+
+
+@hookspec(firstresult=True)
+def gateway_authenticate(call: Call, credential: str) -> Principal | None:
+    """Turn the presented key into a `Principal`. First non-None answer wins.
+
+    The core's key store implements this `trylast`. Return None to let the next implementation try;
+    raise `AuthenticationFailed`/`Forbidden` to refuse. May return an awaitable.
+    """
+
+
+@hookspec(firstresult=True)
+def gateway_resolve_model(call: Call) -> Route | None:
+    """Decide which model serves `call.requested_model` (aliases, agents, catalog). First answer
+    wins; the core's fallback (`trylast`) understands `provider/model` and catalog names. Raise
+    `BadRequest`/`NotFound` for a name that cannot be served."""
+
+
+@hookspec(firstresult=True)
+def gateway_provider(name: str, default: Provider | None) -> Provider | None:
+    """The endpoint and credentials to use for provider `name`; `default` is what the environment
+    and model_config.yaml give (None if unknown). First answer wins; the core answers `default`.
+    Called for every attempt: keep it a dictionary lookup."""
+
+
+@hookspec(firstresult=True)
+def gateway_plan_candidates(call: Call, primary: Route) -> list[Route] | None:
+    """The ordered routes to try, primary included (fallback chains, routing strategy). First answer
+    wins; the core's default is `[primary]`."""
+
+
+@hookspec
+def gateway_admit(call: Call) -> None:
+    """Last check before any provider is contacted (caps, reservations, allowed models). Every
+    implementation runs; raise a `GatewayError` (e.g. `PaymentRequired`) to refuse. Whatever is
+    reserved here must be released in `gateway_call_complete`/`gateway_call_failed`. May return an
+    awaitable."""
+
+
+@hookspec
+def gateway_transform_request(call: Call) -> None:
+    """Once per call, in the client's format: change `call.body` in place (DLP redaction). Every
+    implementation runs in hook order; raising refuses the call."""
+
+
+@hookspec
+def gateway_prepare_attempt(call: Call, attempt: Attempt) -> None:
+    """Once per attempt: the core filled `attempt` with a same-format copy of `call.body`; change
+    `attempt.body`, `attempt.path`, `attempt.headers` and set `attempt.wire_format` to the provider's
+    format once translated. The core refuses the attempt if the wire formats still differ."""
+
+
+@hookspec(firstresult=True)
+def gateway_retry(call: Call, attempt: Attempt, failure: Failure) -> bool | None:
+    """An attempt failed before any byte reached the client. Return True to try the next candidate,
+    False to give up now. First answer wins; default: give up. Must not block."""
+
+
+@hookspec
+def gateway_response_filter(call: Call, attempt: Attempt) -> ResponseFilter | None:
+    """The provider answered 2xx. Return a `ResponseFilter` to see or change the answer (whole JSON
+    or stream events); filters are chained in hook order, so translation uses `tryfirst` and
+    metering `trylast`. Exceptions inside a filter end the answer with an error event."""
+
+
+@hookspec
+def gateway_call_complete(call: Call) -> None:
+    """The answer was sent (fully, or cut short when `call.client_disconnected`). `call.usage`,
+    `call.status` and the attempts are final. Every implementation runs; exceptions are logged."""
+
+
+@hookspec
+def gateway_call_failed(call: Call, error: GatewayError) -> None:
+    """The call was refused or failed; `error` is what the client got. Every implementation runs;
+    exceptions are logged."""
+
+
+@hookspec
+def gateway_list_models(principal: Principal | None) -> list[ModelInfo]:
+    """Entries for `/v1/models` that this principal may use. Results of all implementations are
+    concatenated (duplicates by id are dropped, first wins)."""
+
+
+@hookspec(firstresult=True)
+def gateway_local_request(request: LocalRequest) -> LocalResponse | None:
+    """A request to a path the proxy answers itself (not a provider call), e.g. `GET /metrics`,
+    `POST /v1/error-reports`. `request.principal` is set when a valid key was presented. First
+    answer wins; None → 404. Raise `GatewayError` for an error in the API's shape."""
+
+
+@hookspec
+def gateway_response_headers(call: Call) -> dict[str, Any] | None:
+    """Extra headers for the answer, merged over the core's `X-Gateway-*` headers."""

@@ -1,0 +1,262 @@
+"""A subclass of mitmproxy's internal `HttpStream`, installed in place of the original.
+
+Why this exists: mitmproxy's public addon API cannot (a) answer an upstream failure with anything
+but its own HTML error page, (b) bound the wait for the first byte or between chunks, or (c) try
+another provider after a failure while keeping the client's answer a stream (an addon response is
+always sent whole). All three live in the HTTP stream layer, so we extend that layer:
+
+- every error mitmproxy would send to the client before any response byte becomes a JSON error in
+  the called API's shape;
+- after each request is sent, a wakeup bounds the wait for response headers (first-byte deadline)
+  and, while streaming, the silence between chunks;
+- a failure before the first byte (connect error, deadline, a status the `gateway_retry` hook
+  accepts) re-targets the same flow at the next candidate and sends it again.
+
+It relies on mitmproxy internals, hence the exact pin `mitmproxy==11.0.2` and the real-socket
+tests in tests/test_http_stream.py. Verify both before changing the pin.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mitmproxy import flow as mflow
+from mitmproxy import http
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers import http as http_layers
+from mitmproxy.proxy.layers.http import (HttpErrorHook, HttpStream, RequestData,
+                                         RequestEndOfMessage, RequestHeaders,
+                                         RequestProtocolError, ResponseData,
+                                         ResponseEndOfMessage, ResponseHeaders,
+                                         ResponseProtocolError, SendHttp)
+
+from gateway import outcome
+from gateway.apierrors import error_body, format_for_path, sse_error
+from gateway.call import Failure
+from gateway.errors import GatewayError, PayloadTooLarge, UpstreamError
+
+CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
+_STALE_MESSAGES = ("server closed connection", "HTTP/1 protocol error", "unexpected server response")
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class GatewayHttpStream(HttpStream):
+    _gw_headers_sent = False
+    _gw_stale = 0
+    _gw_waiting: object | None = None  # the wakeup command guarding the current attempt
+    _gw_last_data = 0.0
+    _gw_error_buf: bytearray | None = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _gw(self):
+        flow = getattr(self, "flow", None)
+        if flow is None:
+            return None, None
+        return flow.metadata.get(CALL), flow.metadata.get(ADDON)
+
+    def _handle_event(self, event: events.Event):
+        if isinstance(event, events.Wakeup):
+            yield from self._gw_filter(self._gw_on_wakeup(event))
+            return
+        yield from self._gw_filter(super()._handle_event(event))
+
+    def _gw_filter(self, gen):
+        """Pass commands through, turning an error page bound for the client into JSON."""
+        reply = None
+        while True:
+            try:
+                cmd = gen.send(reply)
+            except StopIteration:
+                return
+            if isinstance(cmd, SendHttp) and cmd.connection == self.context.client:
+                if isinstance(cmd.event, ResponseHeaders):
+                    self._gw_headers_sent = True
+                elif isinstance(cmd.event, ResponseProtocolError) and not self._gw_headers_sent:
+                    yield from self._gw_send_json_error(cmd.event)
+                    reply = None
+                    continue
+            reply = yield cmd
+
+    def _gw_send_json_error(self, event: ResponseProtocolError):
+        call, _ = self._gw()
+        error = call.scratch.get("gw.error") if call else None
+        if error is None:
+            error = _error_for(event)
+        if call is not None:
+            body = outcome.error_response_body(call, error)
+            headers = {**outcome.gateway_headers(call, call.scratch["gw.hooks"]), **error.headers}
+            outcome.finish(call, call.scratch["gw.hooks"], error)
+        else:
+            path = self.flow.request.path if getattr(self, "flow", None) else "/"
+            body, headers = error_body(format_for_path(path), error), {}
+        resp = http.Response.make(error.status, body, {"content-type": "application/json", **headers})
+        self._gw_headers_sent = True
+        yield SendHttp(ResponseHeaders(self.stream_id, resp, False), self.context.client)
+        yield SendHttp(ResponseData(self.stream_id, body), self.context.client)
+        yield SendHttp(ResponseEndOfMessage(self.stream_id), self.context.client)
+
+    # -- deadlines ----------------------------------------------------------------------------
+
+    def make_server_connection(self):
+        ok = yield from super().make_server_connection()
+        if ok and self.flow.metadata.get(CALL) is not None:
+            settings = self.flow.metadata[ADDON].pipeline.ctx.settings
+            self._gw_waiting = commands.RequestWakeup(settings.first_byte_timeout)
+            yield self._gw_waiting
+        return ok
+
+    def _gw_on_wakeup(self, event: events.Wakeup):
+        call, addon = self._gw()
+        if call is None or call.ended is not None:
+            return
+        settings = addon.pipeline.ctx.settings
+        if event.command is self._gw_waiting and not self._gw_headers_sent \
+                and self.server_state == self.state_wait_for_response_headers:
+            self._gw_waiting = None
+            yield from self._gw_abort_upstream()
+            failure = Failure("timeout", f"no answer within {settings.first_byte_timeout:g}s")
+            if (yield from self._gw_try_next(call, failure)):
+                return
+            call.scratch["gw.error"] = UpstreamError(
+                f"provider {call.attempt.provider.name} sent no answer within "
+                f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}", status=504)
+            yield from self._gw_give_up("first-byte timeout")
+        elif event.command is self._gw_waiting and self.server_state == self.state_stream_response_body:
+            idle = time.monotonic() - self._gw_last_data
+            if idle < settings.chunk_timeout:
+                self._gw_waiting = commands.RequestWakeup(settings.chunk_timeout - idle + 0.01)
+                yield self._gw_waiting
+                return
+            yield from self._gw_abort_upstream()
+            yield from self._gw_end_stream_with_error(call, UpstreamError(
+                f"provider {call.attempt.provider.name} went silent for "
+                f"{settings.chunk_timeout:g}s mid-stream", status=504))
+
+    def _gw_abort_upstream(self):
+        self._gw_stale += 1
+        yield SendHttp(RequestProtocolError(self.stream_id, "gateway deadline"), self.context.server)
+
+    def _gw_give_up(self, reason: str):
+        self.flow.error = mflow.Error(reason)
+        yield HttpErrorHook(self.flow)
+        yield SendHttp(ResponseProtocolError(self.stream_id, reason, 504), self.context.client)
+        self.client_state = self.server_state = self.state_errored
+        self.flow.live = False
+        yield http_layers.DropStream(self.stream_id)
+
+    def _gw_end_stream_with_error(self, call, error: GatewayError):
+        relay = self.flow.metadata.get(RELAY)
+        tail = relay.abort() if relay is not None else b""
+        tail += sse_error(call.api_format, error)
+        yield SendHttp(ResponseData(self.stream_id, tail), self.context.client)
+        yield SendHttp(ResponseEndOfMessage(self.stream_id), self.context.client)
+        outcome.finish(call, call.scratch["gw.hooks"], error)
+        self.flow.error = mflow.Error(error.message)
+        yield HttpErrorHook(self.flow)
+        self.client_state = self.server_state = self.state_errored
+        self.flow.live = False
+        yield http_layers.DropStream(self.stream_id)
+
+    def state_stream_response_body(self, event: events.Event):
+        self._gw_last_data = time.monotonic()
+        if self._gw_waiting is None and self.flow.metadata.get(CALL) is not None:
+            settings = self.flow.metadata[ADDON].pipeline.ctx.settings
+            self._gw_waiting = commands.RequestWakeup(settings.chunk_timeout)
+            yield self._gw_waiting
+        yield from super().state_stream_response_body(event)
+
+    # -- retry before the first byte ----------------------------------------------------------
+
+    def state_wait_for_response_headers(self, event: ResponseHeaders):
+        call, addon = self._gw()
+        self._gw_waiting = None
+        status = event.response.status_code
+        if call is not None and status >= 400 and addon.pipeline.has_next(call):
+            self.flow.response = event.response
+            self._gw_error_buf = bytearray()
+            if event.end_stream:
+                yield from self._gw_failed_answer(call)
+            else:
+                self.server_state = self._gw_state_error_body
+            return
+        yield from super().state_wait_for_response_headers(event)
+
+    def _gw_state_error_body(self, event: events.Event):
+        if isinstance(event, ResponseData):
+            if len(self._gw_error_buf) < _MAX_ERROR_BODY:
+                self._gw_error_buf += event.data
+        elif isinstance(event, ResponseEndOfMessage):
+            call, _ = self._gw()
+            yield from self._gw_failed_answer(call)
+
+    def _gw_failed_answer(self, call):
+        resp = self.flow.response
+        body = bytes(self._gw_error_buf or b"")
+        call.attempt.status = resp.status_code
+        failure = Failure("status", f"HTTP {resp.status_code}", status=resp.status_code, body=body,
+                          retry_after=_retry_after(resp.headers.get("retry-after")))
+        if (yield from self._gw_try_next(call, failure)):
+            return
+        resp.data.content = body  # not retried: the normal path maps it to the client's shape
+        self.server_state = self.state_consume_response_body
+        yield from self.send_response()
+
+    def _gw_try_next(self, call, failure: Failure):
+        """Re-target the flow at the next candidate and send it; False when giving up."""
+        _, addon = self._gw()
+        if addon is None or not addon.pipeline.should_retry(call, failure):
+            return False
+        try:
+            addon.apply_attempt(self.flow, addon.pipeline.next_attempt(call))
+        except GatewayError as exc:
+            call.scratch["gw.error"] = exc
+            return False
+        self.flow.response = None
+        self.flow.error = None
+        self.server_state = self.state_wait_for_response_headers
+        ok = yield from self.make_server_connection()
+        if ok:
+            req = self.flow.request
+            yield SendHttp(RequestHeaders(self.stream_id, req, not req.raw_content), self.context.server)
+            if req.raw_content:
+                yield SendHttp(RequestData(self.stream_id, req.raw_content), self.context.server)
+            yield SendHttp(RequestEndOfMessage(self.stream_id), self.context.server)
+        return True
+
+    def handle_protocol_error(self, event):
+        if isinstance(event, ResponseProtocolError) and self._gw_stale \
+                and event.message.startswith(_STALE_MESSAGES):
+            self._gw_stale -= 1  # the connection we closed on a deadline reporting its own end
+            return
+        call, _ = self._gw()
+        if (isinstance(event, ResponseProtocolError) and call is not None and call.ended is None
+                and not self._gw_headers_sent and call.attempts
+                and self.server_state == self.state_wait_for_response_headers):
+            self._gw_waiting = None
+            kind = "connect" if "connect" in event.message.lower() or "refused" in event.message.lower() \
+                else "protocol"
+            if (yield from self._gw_try_next(call, Failure(kind, event.message))):
+                return
+        yield from super().handle_protocol_error(event)
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _error_for(event: ResponseProtocolError) -> GatewayError:
+    if event.code == 413:
+        return PayloadTooLarge("request body is larger than the gateway's limit")
+    if event.code == 499:
+        return GatewayError("client closed the request", status=499)
+    return UpstreamError(f"upstream failure: {outcome.scrub(event.message)}",
+                         status=event.code if event.code in (502, 503, 504) else 502)
+
+
+def install() -> None:
+    """Make mitmproxy create our stream layer for every HTTP stream (idempotent)."""
+    http_layers.HttpStream = GatewayHttpStream

@@ -1,0 +1,73 @@
+"""Requests the proxy answers itself: `/healthz`, `/v1/models`, and whatever plugins serve through
+`gateway_local_request` (metrics, error reports)."""
+
+from __future__ import annotations
+
+import json
+
+from mitmproxy import http
+
+from gateway.apierrors import error_body, format_for_path
+from gateway.call import ApiFormat, Call, Endpoint, LocalRequest, ModelInfo
+from gateway.errors import AuthenticationFailed, GatewayError, NotFound
+from gateway.pipeline import Pipeline, credential_of
+
+_EPOCH_ISO = "1970-01-01T00:00:00Z"
+
+
+class LocalRoutes:
+    paths = frozenset({"/healthz", "/metrics", "/v1/error-reports"})
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.hooks = pipeline.hooks
+
+    async def answer(self, flow: http.HTTPFlow, path: str, request_id: str) -> None:
+        req = flow.request
+        fmt = ApiFormat.ANTHROPIC if "anthropic-version" in req.headers else format_for_path(path)
+        headers = {"x-gateway-request-id": request_id}
+        try:
+            status, ctype, body = await self._dispatch(flow, path, request_id, fmt)
+        except GatewayError as exc:
+            status, ctype, body = exc.status, "application/json", error_body(fmt, exc)
+            headers.update(exc.headers)
+        flow.response = http.Response.make(status, body, {"content-type": ctype, **headers})
+
+    async def _dispatch(self, flow: http.HTTPFlow, path: str, request_id: str, fmt: ApiFormat):
+        req = flow.request
+        if path == "/healthz" and req.method == "GET":
+            return 200, "application/json", b'{"status":"ok"}'
+        principal = await self._principal(req.headers, request_id)
+        if path == "/v1/models" and req.method == "GET":
+            if principal is None:
+                raise AuthenticationFailed("missing or invalid API key")
+            models = self.hooks.list_models(principal)
+            return 200, "application/json", models_body(models, fmt)
+        local = LocalRequest(method=req.method, path=path, headers=req.headers,
+                             body=req.get_content(strict=False) or b"", request_id=request_id,
+                             principal=principal)
+        answer = self.hooks.local_request(local)
+        if answer is None:
+            raise NotFound(f"unknown endpoint {req.method} {path}")
+        return answer.status, answer.content_type, answer.body
+
+    async def _principal(self, headers, request_id: str):
+        credential = credential_of(headers)
+        if credential is None:
+            return None
+        probe = Call(request_id=request_id, endpoint=Endpoint.CHAT, body={}, headers=headers)
+        try:
+            return await self.hooks.authenticate(probe, credential)
+        except GatewayError:
+            return None
+
+
+def models_body(models: list[ModelInfo], fmt: ApiFormat) -> bytes:
+    if fmt is ApiFormat.ANTHROPIC:
+        data = [{"type": "model", "id": m.id, "display_name": m.display_name or m.id,
+                 "created_at": _EPOCH_ISO} for m in models]
+        return json.dumps({"data": data, "has_more": False,
+                           "first_id": data[0]["id"] if data else None,
+                           "last_id": data[-1]["id"] if data else None}).encode()
+    data = [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in models]
+    return json.dumps({"object": "list", "data": data}).encode()

@@ -1,0 +1,117 @@
+"""The answer side of a call: gateway headers, provider errors mapped to the client's API, and the
+end of a call (`gateway_call_complete` / `gateway_call_failed`, one structured log line)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+
+from gateway.apierrors import error_body
+from gateway.call import Call
+from gateway.errors import GatewayError, RateLimited, UpstreamError
+from gateway.pluginmanager import Hooks
+
+log = logging.getLogger("gateway.calls")
+
+# Upstream answer headers never passed to clients: they describe the gateway's provider account.
+DROP_UPSTREAM_HEADERS = ("set-cookie", "openai-organization", "openai-project",
+                         "anthropic-organization-id", "content-length", "transfer-encoding",
+                         "content-encoding", "connection", "keep-alive", "server", "alt-svc")
+_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
+
+
+def gateway_headers(call: Call, hooks: Hooks) -> dict[str, str]:
+    headers = {"x-gateway-request-id": call.request_id}
+    attempt = call.attempt
+    if attempt is not None:
+        headers["x-gateway-requested-model"] = call.requested_model
+        headers["x-gateway-model"] = attempt.route.model
+        headers["x-gateway-provider"] = attempt.provider.name
+        headers["x-gateway-fallback"] = "true" if attempt.number > 1 else "false"
+        headers["x-gateway-attempts"] = str(attempt.number)
+        headers["x-gateway-cache"] = "hit" if call.cache_hit else "miss"
+    headers.update(call.response_headers)
+    headers.update(hooks.response_headers(call))
+    return headers
+
+
+def scrub(text: str, secret: str | None = None) -> str:
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _SECRETISH.sub("[redacted]", text)
+
+
+def provider_message(body: bytes) -> str:
+    """The human part of a provider's error body, whatever its shape."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body[:300].decode("utf-8", "replace").strip()
+        return text if text and "<" not in text[:1] else "no readable error message"
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        return err["message"]
+    if isinstance(err, str):
+        return err
+    return "no readable error message"
+
+
+def tried_summary(call: Call) -> str:
+    def outcome(a) -> str:
+        if a.status:
+            return f"HTTP {a.status}"
+        return a.failure.kind if a.failure else "no answer"
+    return ", ".join(f"{a.route.model} ({outcome(a)})" for a in call.attempts) or "nothing"
+
+
+def map_upstream_error(call: Call, status: int, body: bytes, retry_after: str | None) -> GatewayError:
+    """A provider's non-2xx answer, as the error the client gets (status the SDKs understand)."""
+    attempt = call.attempt
+    name = attempt.provider.name if attempt else "provider"
+    secret = attempt.provider.api_key if attempt else None
+    message = scrub(provider_message(body), secret)
+    tried = tried_summary(call)
+    if status in (401, 403):
+        return UpstreamError(f"provider {name} rejected the gateway's credentials (HTTP {status}); "
+                             f"tried: {tried}")
+    if status == 429:
+        headers = {"retry-after": retry_after} if retry_after else {}
+        return RateLimited(f"provider {name} is rate limiting: {message}; tried: {tried}",
+                           headers=headers)
+    if status >= 500:
+        code = 504 if status == 504 else 503 if status in (503, 529) else 502
+        return UpstreamError(f"provider {name} failed (HTTP {status}): {message}; tried: {tried}",
+                             status=code)
+    return GatewayError(f"provider {name}: {message}", status=status,
+                        error_type="invalid_request_error")
+
+
+def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
+    """End the call exactly once: hooks, then one log line."""
+    if call.ended is not None:
+        return
+    call.ended = time.monotonic()
+    if error is not None:
+        call.status = call.status or error.status
+        call.error_type = error.error_type
+        hooks.call_failed(call, error)
+    else:
+        hooks.call_complete(call)
+    attempt = call.attempt
+    log.info(
+        "call request_id=%s status=%s endpoint=%s key=%s requested=%s actual=%s provider=%s "
+        "attempts=%d stream=%s in=%d out=%d ms=%d%s%s",
+        call.request_id, call.status, call.endpoint.value,
+        call.principal.key_prefix if call.principal else "-", call.requested_model or "-",
+        attempt.route.model if attempt else "-", attempt.provider.name if attempt else "-",
+        len(call.attempts), call.stream, call.usage.input_tokens, call.usage.output_tokens,
+        int((call.ended - call.started) * 1000),
+        " disconnected" if call.client_disconnected else "",
+        f" error={error.error_type}: {error.message}" if error else "",
+    )
+
+
+def error_response_body(call: Call, error: GatewayError) -> bytes:
+    return error_body(call.api_format, error)

@@ -1,0 +1,123 @@
+"""The request side of a call: parse, authenticate, route, admit, transform, build attempts.
+
+Everything here is independent of mitmproxy; the addon and the stream layer call it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, Mapping
+
+from gateway.call import Attempt, Call, Endpoint, Failure
+from gateway.context import GatewayContext
+from gateway.errors import (AuthenticationFailed, BadRequest, GatewayError, NotFound,
+                            UpstreamError)
+from gateway.providers import auth_headers, upstream_path
+from gateway.validation import parse_body, validate
+
+log = logging.getLogger("gateway.pipeline")
+
+ENDPOINTS = {e.value: e for e in Endpoint}
+COST_MODES = ("normal", "heavy", "max")
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+def credential_of(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    return headers.get("x-api-key", "").strip() or None
+
+
+class Pipeline:
+    def __init__(self, ctx: GatewayContext) -> None:
+        self.ctx = ctx
+        self.hooks = ctx.hooks
+
+    async def begin(self, call: Call, raw_body: bytes) -> None:
+        """Fill `call` from the client's request or raise the GatewayError to answer with."""
+        credential = credential_of(call.headers)
+        if credential is None:
+            raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>' or "
+                                       "'x-api-key: <key>'")
+        principal = await self.hooks.authenticate(call, credential)
+        if principal is None:
+            raise AuthenticationFailed("invalid API key")
+        call.principal = principal
+        body = parse_body(raw_body)
+        validate(call.endpoint, body)
+        call.body = body
+        self._read_options(call)
+        route = self.hooks.resolve_model(call)
+        if route is None:
+            raise NotFound(f"model {call.requested_model!r} is not available")
+        call.route = route
+        call.candidates = self.hooks.plan_candidates(call, route)
+        await self.hooks.admit(call)
+        self.hooks.transform_request(call)
+
+    def _read_options(self, call: Call) -> None:
+        body, headers = call.body, call.headers
+        call.requested_model = body["model"]
+        call.stream = bool(body.get("stream", False))
+        call.agent_id = headers.get("x-agent-id") or None
+        if call.requested_model.startswith("agent/"):
+            call.agent_id = call.requested_model[len("agent/"):] or call.agent_id
+        mode = (headers.get("x-cost-mode") or "normal").strip().lower()
+        if mode not in COST_MODES:
+            raise BadRequest(f"X-Cost-Mode must be one of {', '.join(COST_MODES)}, got {mode!r}")
+        call.cost_mode = mode
+
+    def has_next(self, call: Call) -> bool:
+        return len(call.attempts) < len(call.candidates)
+
+    def next_attempt(self, call: Call) -> Attempt:
+        """Build the attempt for the next candidate, in the provider's wire format."""
+        route = call.candidates[len(call.attempts)]
+        provider = self.ctx.provider(route.provider)
+        if provider is None:
+            raise UpstreamError(f"provider {route.provider!r} is not configured")
+        body: dict[str, Any] = dict(call.body)
+        body["model"] = route.upstream_model
+        attempt = Attempt(number=len(call.attempts) + 1, route=route, provider=provider,
+                          path="", body=body, wire_format=call.api_format)
+        call.attempts.append(attempt)
+        if provider.wire_format is call.api_format:
+            attempt.path = upstream_path(provider, call.endpoint)
+        self.hooks.prepare_attempt(call, attempt)
+        if attempt.wire_format is not provider.wire_format or not attempt.path:
+            raise BadRequest(
+                f"model {route.model!r} is served by the {provider.wire_format.value} API and this "
+                f"call uses the {call.api_format.value} API; no plugin translated it")
+        attempt.headers = {**auth_headers(provider, call.headers), **attempt.headers}
+        return attempt
+
+    def should_retry(self, call: Call, failure: Failure) -> bool:
+        attempt = call.attempt
+        if attempt is None:
+            return False
+        attempt.failure = failure
+        return self.has_next(call) and self.hooks.retry(call, attempt, failure)
+
+    @staticmethod
+    def upstream_url(attempt: Attempt) -> str:
+        return attempt.provider.base_url + attempt.path
+
+    @staticmethod
+    def upstream_body(attempt: Attempt) -> bytes:
+        return json.dumps(attempt.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def endpoint_for(method: str, path: str) -> Endpoint:
+    endpoint = ENDPOINTS.get(path)
+    if endpoint is None:
+        raise NotFound(f"unknown endpoint {method} {path}")
+    if method != "POST":
+        raise GatewayError(f"{path} accepts POST, not {method}", status=405,
+                           error_type="invalid_request_error")
+    return endpoint

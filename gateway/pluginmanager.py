@@ -1,0 +1,135 @@
+"""The plugin manager and the typed façade that calls the hooks.
+
+Built-in plugins are registered exactly as third-party ones: through the `llm_gateway.plugins`
+entry-point group. The core's own defaults (`gateway.core_hooks`) are registered first and use
+`trylast`, so any plugin answers before them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Iterable
+
+import pluggy
+
+from gateway import hookspecs
+from gateway.call import (Attempt, Call, Failure, LocalRequest, LocalResponse, ModelInfo,
+                          Principal, Provider, ResponseFilter, Route)
+from gateway.errors import GatewayError
+
+ENTRY_POINT_GROUP = "llm_gateway.plugins"
+log = logging.getLogger("gateway.plugins")
+
+_default_pm: pluggy.PluginManager | None = None
+
+
+def make_plugin_manager(load_entry_points: bool = True,
+                        extra: Iterable[object] = ()) -> pluggy.PluginManager:
+    """A fresh manager: core defaults, entry-point plugins, then `extra` (tests)."""
+    from gateway import core_hooks
+
+    pm = pluggy.PluginManager("llm_gateway")
+    pm.add_hookspecs(hookspecs)
+    pm.register(core_hooks.CoreHooks(), name="core")
+    if load_entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in extra:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide manager, created on first use."""
+    global _default_pm
+    if _default_pm is None:
+        _default_pm = make_plugin_manager()
+    return _default_pm
+
+
+async def await_me_maybe(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+class Hooks:
+    """One typed method per hook, so callers never touch `pm.hook` untyped."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self._hook = pm.hook
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.pm.list_name_plugin()]
+
+    def startup(self, ctx: Any) -> None:
+        self._hook.gateway_startup(ctx=ctx)
+
+    def shutdown(self, ctx: Any) -> None:
+        for impl in reversed(self._hook.gateway_shutdown.get_hookimpls()):
+            try:
+                impl.function(ctx=ctx)
+            except Exception:  # one plugin's broken shutdown must not stop the others' flush
+                log.exception("gateway_shutdown failed in plugin %s", impl.plugin_name)
+
+    async def authenticate(self, call: Call, credential: str) -> Principal | None:
+        return await await_me_maybe(self._hook.gateway_authenticate(call=call, credential=credential))
+
+    def resolve_model(self, call: Call) -> Route | None:
+        return self._hook.gateway_resolve_model(call=call)
+
+    def provider(self, name: str, default: Provider | None) -> Provider | None:
+        return self._hook.gateway_provider(name=name, default=default)
+
+    def plan_candidates(self, call: Call, primary: Route) -> list[Route]:
+        return self._hook.gateway_plan_candidates(call=call, primary=primary) or [primary]
+
+    async def admit(self, call: Call) -> None:
+        for result in self._hook.gateway_admit(call=call):
+            await await_me_maybe(result)
+
+    def transform_request(self, call: Call) -> None:
+        self._hook.gateway_transform_request(call=call)
+
+    def prepare_attempt(self, call: Call, attempt: Attempt) -> None:
+        self._hook.gateway_prepare_attempt(call=call, attempt=attempt)
+
+    def retry(self, call: Call, attempt: Attempt, failure: Failure) -> bool:
+        return bool(self._hook.gateway_retry(call=call, attempt=attempt, failure=failure))
+
+    def response_filters(self, call: Call, attempt: Attempt) -> list[ResponseFilter]:
+        return [f for f in self._hook.gateway_response_filter(call=call, attempt=attempt) if f]
+
+    def local_request(self, request: LocalRequest) -> LocalResponse | None:
+        return self._hook.gateway_local_request(request=request)
+
+    def response_headers(self, call: Call) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for extra in reversed(self._hook.gateway_response_headers(call=call)):
+            if extra:
+                merged.update({k: str(v) for k, v in extra.items()})
+        return merged
+
+    def call_complete(self, call: Call) -> None:
+        self._each("gateway_call_complete", call=call)
+
+    def call_failed(self, call: Call, error: GatewayError) -> None:
+        self._each("gateway_call_failed", call=call, error=error)
+
+    def list_models(self, principal: Principal | None) -> list[ModelInfo]:
+        seen: dict[str, ModelInfo] = {}
+        for batch in self._hook.gateway_list_models(principal=principal):
+            for info in batch or ():
+                seen.setdefault(info.id, info)
+        return list(seen.values())
+
+    def _each(self, name: str, **kwargs: Any) -> None:
+        """Run every implementation even if one raises: the call is over, all must see it."""
+        for impl in reversed(getattr(self._hook, name).get_hookimpls()):
+            try:
+                args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+                impl.function(**args)
+            except Exception:
+                log.exception("%s failed in plugin %s", name, impl.plugin_name)

@@ -1,0 +1,108 @@
+"""The response filters' runner: whole JSON answers and server-sent-event streams.
+
+`StreamRelay` is what mitmproxy calls for every chunk of a streamed answer (`flow.response.stream`):
+it splits the bytes into events, runs them through the filter chain and returns what the client
+gets. With no filters the bytes pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable
+
+from gateway.call import Call, ResponseFilter, SSEEvent
+
+log = logging.getLogger("gateway.stream")
+
+
+def parse_event(block: bytes) -> SSEEvent:
+    event: str | None = None
+    data: list[str] = []
+    for line in block.decode("utf-8", "replace").split("\n"):
+        if line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+    return SSEEvent("\n".join(data), event, raw=block + b"\n\n")
+
+
+def run_chain(filters: list[ResponseFilter], events: Iterable[SSEEvent], start: int = 0) -> list[SSEEvent]:
+    out = list(events)
+    for f in filters[start:]:
+        nxt: list[SSEEvent] = []
+        for ev in out:
+            nxt.extend(f.on_event(ev))
+        out = nxt
+    return out
+
+
+def end_chain(filters: list[ResponseFilter], complete: bool) -> list[SSEEvent]:
+    """Flush every filter in order; what filter i releases still passes through filters after i."""
+    out: list[SSEEvent] = []
+    for i, f in enumerate(filters):
+        out = run_chain(filters[i:i + 1], out) if i else out
+        out.extend(f.on_end(complete))
+    return out
+
+
+def apply_json(filters: list[ResponseFilter], body):
+    for f in filters:
+        body = f.on_json(body)
+    return body
+
+
+class StreamRelay:
+    """Stateful per-response chunk handler; `on_error(exc)` returns bytes that end the stream."""
+
+    def __init__(self, call: Call, filters: list[ResponseFilter],
+                 on_first_chunk: Callable[[], None], on_error: Callable[[Exception], bytes]) -> None:
+        self.call = call
+        self.filters = filters
+        self._buf = b""
+        self._first = on_first_chunk
+        self._on_error = on_error
+        self._seen = False
+        self.failed = False
+        self.finished = False
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self.failed:
+            return b""
+        if not self._seen and chunk:
+            self._seen = True
+            self._first()
+        try:
+            if not self.filters:
+                return chunk
+            return self._events(chunk) if chunk else self._finish(True)
+        except Exception as exc:  # a filter bug: end the stream with an error, never raw data
+            self.failed = True
+            log.exception("response filter failed request_id=%s", self.call.request_id)
+            return self._on_error(exc)
+
+    def _events(self, chunk: bytes) -> bytes:
+        buf = self._buf + chunk
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        *blocks, self._buf = buf.split(b"\n\n")
+        if not blocks:
+            return b""
+        events = [parse_event(b) for b in blocks if b.strip()]
+        return b"".join(ev.encode() for ev in run_chain(self.filters, events))
+
+    def _finish(self, complete: bool) -> bytes:
+        self.finished = True
+        out = b""
+        if self._buf.strip():
+            out = self._events(b"\n\n")
+        return out + b"".join(ev.encode() for ev in end_chain(self.filters, complete))
+
+    def abort(self) -> bytes:
+        """The stream was cut short (upstream timeout); let filters flush what they hold."""
+        if self.finished or self.failed or not self.filters:
+            return b""
+        try:
+            return self._finish(False)
+        except Exception:
+            log.exception("response filter failed at abort request_id=%s", self.call.request_id)
+            return b""

@@ -1,0 +1,103 @@
+"""Checks on the client's request before anything else happens: JSON shape, field types, and keys
+that must never steer the gateway (a client-supplied `api_key` or `base_url` is refused)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.call import Endpoint
+from gateway.errors import BadRequest
+
+# Keys that would redirect or re-authenticate the upstream call in some gateways; never ours.
+FORBIDDEN_KEYS = frozenset({"api_base", "base_url", "api_key", "api_host", "azure_endpoint"})
+# JSON-schema subtrees (tool parameters, response formats) legitimately name any property.
+_SCHEMA_KEYS = frozenset({"parameters", "input_schema", "json_schema", "schema", "properties"})
+
+_NUMBER = (int, float)
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "model": ((str,), "a string"),
+    "stream": ((bool,), "a boolean"),
+    "max_tokens": ((int,), "an integer"),
+    "max_completion_tokens": ((int,), "an integer"),
+    "max_output_tokens": ((int,), "an integer"),
+    "temperature": (_NUMBER, "a number"),
+    "top_p": (_NUMBER, "a number"),
+    "top_k": ((int,), "an integer"),
+    "n": ((int,), "an integer"),
+    "tools": ((list,), "an array"),
+    "stop_sequences": ((list,), "an array of strings"),
+    "stop": ((str, list), "a string or an array of strings"),
+    "metadata": ((dict,), "an object"),
+    "stream_options": ((dict,), "an object"),
+    "system": ((str, list), "a string or an array of content blocks"),
+    "input": ((str, list), "a string or an array"),
+}
+_REQUIRED: dict[Endpoint, tuple[str, ...]] = {
+    Endpoint.CHAT: ("model", "messages"),
+    Endpoint.MESSAGES: ("model", "messages", "max_tokens"),
+    Endpoint.COUNT_TOKENS: ("model", "messages"),
+    Endpoint.EMBEDDINGS: ("model", "input"),
+    Endpoint.RESPONSES: ("model",),
+}
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise BadRequest("request body is empty; send a JSON object")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def validate(endpoint: Endpoint, body: dict[str, Any]) -> None:
+    for name in _REQUIRED[endpoint]:
+        if name not in body:
+            raise BadRequest(f"missing required parameter '{name}'")
+    for name, (types, label) in _TYPES.items():
+        value = body.get(name)
+        if value is None or name not in body:
+            continue
+        if isinstance(value, bool) and bool not in types:
+            raise BadRequest(f"'{name}' must be {label}, got a boolean")
+        if not isinstance(value, types):
+            raise BadRequest(f"'{name}' must be {label}, got {type(value).__name__}")
+    if not body["model"].strip():
+        raise BadRequest("'model' must not be empty")
+    messages = body.get("messages")
+    if "messages" in body:
+        _check_messages(messages)
+    for name in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        if name in body and body[name] is not None and body[name] < 1:
+            raise BadRequest(f"'{name}' must be at least 1, got {body[name]}")
+    reject_steering_keys(body, "body")
+
+
+def _check_messages(messages: Any) -> None:
+    if not isinstance(messages, list):
+        raise BadRequest(f"'messages' must be an array, got {type(messages).__name__}")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest(f"'messages[{i}]' must be an object, got {type(message).__name__}")
+        if not isinstance(message.get("role"), str):
+            raise BadRequest(f"'messages[{i}].role' must be a string")
+
+
+def reject_steering_keys(value: Any, where: str, depth: int = 0) -> None:
+    if depth > 64:
+        raise BadRequest(f"{where}: JSON nested too deeply")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in FORBIDDEN_KEYS:
+                raise BadRequest(f"'{where}.{key}' is not allowed: the gateway chooses the provider "
+                                 f"endpoint and credentials")
+            if key not in _SCHEMA_KEYS and isinstance(item, (dict, list)):
+                reject_steering_keys(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                reject_steering_keys(item, f"{where}[{i}]", depth + 1)

@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.db_fixtures", "tests.gateway_fixtures"]

@@ -1,0 +1,138 @@
+"""Fixtures that run the real thing over real sockets: the mock provider and a gateway (mitmproxy
+embedded, on its own thread and event loop), with a user and an app key in a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pytest
+
+from gateway import admin_ops
+from gateway.context import GatewayContext, open_context
+from gateway.mock_provider import MockState
+from gateway.mock_provider._server import RunningMock, serve_in_thread
+from gateway.pluginmanager import Hooks, make_plugin_manager
+from gateway.server import ProxyServer
+from gateway.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PROVIDER_KEYS = {"OPENAI_API_KEY": "sk-provider-openai-SECRET-0001",
+                 "ANTHROPIC_API_KEY": "sk-ant-provider-SECRET-0002"}
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    port: int
+    ctx: GatewayContext
+    mock: RunningMock
+    user_key: str = ""
+    app_key: str = ""
+    _server: ProxyServer | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    extra: dict = field(default_factory=dict)
+
+    def openai(self, key: str | None = None, **kwargs):
+        import openai
+
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 20)
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key or self.user_key, **kwargs)
+
+    def anthropic(self, key: str | None = None, **kwargs):
+        import anthropic
+
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 20)
+        return anthropic.Anthropic(base_url=self.url, api_key=key or self.user_key, **kwargs)
+
+    def admin(self, fn, *args, **kwargs):
+        """Run an admin operation in its own committed session."""
+        with self.ctx.sessions() as session:
+            result = fn(session, *args, **kwargs)
+            session.commit()
+            return result
+
+    def stop(self) -> None:
+        if self._server is not None and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._server.stop(drain_timeout=2), self._loop).result(30)
+            asyncio.run_coroutine_threadsafe(_cancel_all(), self._loop).result(30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+            self._loop.close()
+            self._server = None
+        self.ctx.close()
+
+
+async def _cancel_all() -> None:
+    """Idle keep-alive connections and pending deadline timers: end them before the loop closes."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def make_settings(data_dir: Path, db_url: str, mock: RunningMock, **env: str) -> Settings:
+    base = {
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_DATABASE_URL": db_url,
+        "GATEWAY_CONFIG": str(ROOT / "model_config.yaml"),
+        "OPENAI_BASE_URL": mock.url + "/v1",
+        "ANTHROPIC_BASE_URL": mock.url,
+        "OLLAMA_BASE_URL": mock.url,
+        **PROVIDER_KEYS,
+    }
+    base.update(env)
+    return Settings.from_env(base)
+
+
+def start_gateway(settings: Settings, mock: RunningMock, plugins: Iterable[object] = (),
+                  entry_points: bool = True) -> RunningGateway:
+    hooks = Hooks(make_plugin_manager(load_entry_points=entry_points, extra=plugins))
+    ctx = open_context(settings, hooks)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="gateway", daemon=True)
+    thread.start()
+    server = ProxyServer(ctx, "127.0.0.1", 0)
+    port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    ctx.start_watcher()
+    gw = RunningGateway(url=f"http://127.0.0.1:{port}", port=port, ctx=ctx, mock=mock,
+                        _server=server, _loop=loop, _thread=thread)
+    gw.admin(admin_ops.create_org, "acme", "Acme")
+    gw.admin(admin_ops.create_user, "dev@acme.test", "Dev", org_slug="acme")
+    gw.admin(admin_ops.create_app, "bot", "Bot", org_slug="acme")
+    gw.user_key = gw.admin(admin_ops.create_key, user_email="dev@acme.test")[0]
+    gw.app_key = gw.admin(admin_ops.create_key, app_slug="bot")[0]
+    return gw
+
+
+@pytest.fixture
+def mock_provider() -> Iterator[RunningMock]:
+    with serve_in_thread(MockState()) as mock:
+        yield mock
+
+
+@pytest.fixture
+def gateway_factory(tmp_path, db_url, mock_provider):
+    """Start gateways with custom plugins or settings: `gateway_factory(plugins=[...], **env)`."""
+    started: list[RunningGateway] = []
+
+    def factory(plugins: Iterable[object] = (), entry_points: bool = True, **env: str):
+        settings = make_settings(tmp_path / f"data{len(started)}", db_url, mock_provider, **env)
+        gw = start_gateway(settings, mock_provider, plugins, entry_points)
+        started.append(gw)
+        return gw
+
+    yield factory
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture
+def gateway(gateway_factory) -> RunningGateway:
+    return gateway_factory()
