@@ -34,6 +34,7 @@ from gateway import outcome
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Failure
 from gateway.errors import GatewayError, PayloadTooLarge, UpstreamError
+from gateway.pipeline import new_request_id
 
 CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
 _STALE_MESSAGES = ("server closed connection", "HTTP/1 protocol error", "unexpected server response")
@@ -46,6 +47,7 @@ class GatewayHttpStream(HttpStream):
     _gw_waiting: object | None = None  # the wakeup command guarding the current attempt
     _gw_last_data = 0.0
     _gw_error_buf: bytearray | None = None
+    _gw_retry: object | None = None  # the wakeup that sends the next attempt
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -89,7 +91,8 @@ class GatewayHttpStream(HttpStream):
             outcome.finish(call, call.scratch["gw.hooks"], error)
         else:
             path = self.flow.request.path if getattr(self, "flow", None) else "/"
-            body, headers = error_body(format_for_path(path), error), {}
+            body = error_body(format_for_path(path), error)
+            headers = {"x-gateway-request-id": new_request_id()}
         resp = http.Response.make(error.status, body, {"content-type": "application/json", **headers})
         self._gw_headers_sent = True
         yield SendHttp(ResponseHeaders(self.stream_id, resp, False), self.context.client)
@@ -109,6 +112,9 @@ class GatewayHttpStream(HttpStream):
     def _gw_on_wakeup(self, event: events.Wakeup):
         call, addon = self._gw()
         if call is None or call.ended is not None:
+            return
+        if event.command is self._gw_retry:
+            yield from self._gw_send_retry()
             return
         settings = addon.pipeline.ctx.settings
         if event.command is self._gw_waiting and not self._gw_headers_sent \
@@ -203,7 +209,11 @@ class GatewayHttpStream(HttpStream):
         yield from self.send_response()
 
     def _gw_try_next(self, call, failure: Failure):
-        """Re-target the flow at the next candidate and send it; False when giving up."""
+        """Re-target the flow at the next candidate; False when giving up.
+
+        The new request is sent from a zero-delay wakeup, not right here: we are inside the
+        failed connection's own event handling, and HTTP/1 only frees that connection for reuse
+        once this event is done (sending now would interleave with its bookkeeping)."""
         _, addon = self._gw()
         if addon is None or not addon.pipeline.should_retry(call, failure):
             return False
@@ -214,6 +224,16 @@ class GatewayHttpStream(HttpStream):
             return False
         self.flow.response = None
         self.flow.error = None
+        self.server_state = self._gw_state_retry_pending
+        self._gw_retry = commands.RequestWakeup(0)
+        yield self._gw_retry
+        return True
+
+    def _gw_state_retry_pending(self, event: events.Event):
+        yield from ()  # late events of the abandoned attempt
+
+    def _gw_send_retry(self):
+        self._gw_retry = None
         self.server_state = self.state_wait_for_response_headers
         ok = yield from self.make_server_connection()
         if ok:
@@ -222,13 +242,14 @@ class GatewayHttpStream(HttpStream):
             if req.raw_content:
                 yield SendHttp(RequestData(self.stream_id, req.raw_content), self.context.server)
             yield SendHttp(RequestEndOfMessage(self.stream_id), self.context.server)
-        return True
 
     def handle_protocol_error(self, event):
         if isinstance(event, ResponseProtocolError) and self._gw_stale \
                 and event.message.startswith(_STALE_MESSAGES):
             self._gw_stale -= 1  # the connection we closed on a deadline reporting its own end
             return
+        if self.server_state == self._gw_state_retry_pending:
+            return  # the abandoned attempt's connection ending while the next one is queued
         call, _ = self._gw()
         if (isinstance(event, ResponseProtocolError) and call is not None and call.ended is None
                 and not self._gw_headers_sent and call.attempts

@@ -10,7 +10,7 @@ import sys
 from gateway.errors import ConfigError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(pm=None) -> argparse.ArgumentParser:
     from gateway.cli import admin_cmds, run_cmds
     from gateway.pluginmanager import plugin_manager
 
@@ -18,13 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cmds.register(sub)
     admin_cmds.register(sub)
-    plugin_manager().hook.gateway_register_commands(subparsers=sub)
+    (pm or plugin_manager()).hook.gateway_register_commands(subparsers=sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, pm=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    parser = build_parser()
+    parser = build_parser(pm)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
