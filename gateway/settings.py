@@ -74,10 +74,24 @@ class Settings:
             return _decode_key(self.secret_key_env, "GATEWAY_SECRET_KEY")
         path = self.ensure_data_dir() / "secret.key"
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32) + "\n")
+            _create_key_file(path)
         return _decode_key(path.read_text().strip(), str(path))
+
+
+def _create_key_file(path: Path) -> None:
+    """Write the key to a private temp file, then link it into place: a process racing us either
+    wins the link or finds the complete file, never an empty one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _decode_key(text: str, source: str) -> bytes:

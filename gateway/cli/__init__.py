@@ -24,6 +24,7 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, pm=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = build_parser(pm)
     args = parser.parse_args(argv)
     try:
