@@ -77,7 +77,20 @@ def _ensure_super_admin(session: Session) -> str | None:
     return password
 
 
-def print_welcome(settings: Settings, args: argparse.Namespace, password: str | None) -> None:
+def first_key(settings: Settings) -> str:
+    """A key for the super-admin, made on the very first start so the example works at once."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            key, _ = admin_ops.create_key(session, user_email=ADMIN_EMAIL, name="first-start")
+            session.commit()
+            return key
+    finally:
+        engine.dispose()
+
+
+def print_welcome(settings: Settings, args: argparse.Namespace, password: str | None,
+                  key: str | None = None) -> None:
     """Print where everything listens, the super-admin login and a first call to try."""
     admin_url = _url(args.admin_host, args.admin_port)
     proxy_url = _url(args.host, args.port)
@@ -94,10 +107,7 @@ llm-gateway is up.
   Proxy     {proxy_url}
 {login}
 
-Make a key (it is printed alone on the last line):
-  llm-gateway keys create --user {ADMIN_EMAIL}
-  export GATEWAY_KEY=sk-gw-...
-
+{_key_lines(key)}
 Call a model through the proxy:
   curl {proxy_url}/v1/chat/completions \\
     -H "Authorization: Bearer $GATEWAY_KEY" -H "Content-Type: application/json" \\
@@ -110,6 +120,15 @@ Call a model through the proxy:
       model="{EXAMPLE_MODEL}", messages=[{{"role": "user", "content": "Hello"}}])
   print(reply.choices[0].message.content)
 """, flush=True)
+
+
+def _key_lines(key: str | None) -> str:
+    if key:
+        return (f"A key for {ADMIN_EMAIL} (shown once; only its hash is stored):\n"
+                f"  export GATEWAY_KEY={key}\n")
+    return (f"Make a key (it is printed alone on the last line):\n"
+            f"  llm-gateway keys create --user {ADMIN_EMAIL}\n"
+            f"  export GATEWAY_KEY=sk-gw-...\n")
 
 
 def _url(host: str, port: int) -> str:

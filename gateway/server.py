@@ -108,11 +108,27 @@ class ProxyServer:
         if self.inflight.live:
             log.warning("shutdown: %d call(s) still in flight after %.0fs", len(self.inflight.live),
                         drain_timeout)
+        await self._close_client_connections(ps)
         self.master.shutdown()
         if self._run_task is not None:
             await asyncio.wait([self._run_task], timeout=5)
         self.ctx.hooks.shutdown(self.ctx)
         self.master = None
+
+
+    @staticmethod
+    async def _close_client_connections(ps) -> None:
+        """Close idle keep-alive connections so their handlers end normally (cancelling them
+        instead makes asyncio log a CancelledError traceback per connection)."""
+        for handler in list(ps.connections.values()):
+            try:
+                handler.close_connection(handler.client)
+            except (OSError, KeyError):
+                pass
+        for _ in range(100):
+            if not ps.connections:
+                return
+            await asyncio.sleep(0.01)
 
 
 async def serve_forever(ctx: GatewayContext, host: str, port: int, reuse_port: bool = False,

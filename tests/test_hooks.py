@@ -28,7 +28,7 @@ def chat(gw, model="openai/gpt-4o-mini", **kwargs):
     return gw.openai().chat.completions.with_raw_response.create(model=model, messages=MSG, **kwargs)
 
 
-def test_gateway_startup_and_shutdown(gateway_factory):
+def test_gateway_startup_and_gateway_shutdown(gateway_factory):
     rec = Recorder()
 
     class P:

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _listen_args(up, 8080)
     up.add_argument("--admin-port", type=int, default=8081)
     up.add_argument("--admin-host", default="127.0.0.1")
+    up.add_argument("--mock-if-unconfigured", action="store_true",
+                    help="start the bundled mock provider when no provider key is configured")
+    up.add_argument("--mock-port", type=int, default=9999)
     up.set_defaults(func=cmd_up)
 
     proxy = sub.add_parser("proxy", help="run the proxy alone")
@@ -69,15 +72,25 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from gateway.bootstrap import bootstrap, print_welcome
+    from gateway.bootstrap import bootstrap, first_key, print_welcome
 
+    children: list[list[str]] = []
+    if args.mock_if_unconfigured and not (os.environ.get("OPENAI_API_KEY")
+                                          or os.environ.get("ANTHROPIC_API_KEY")):
+        mock = f"http://127.0.0.1:{args.mock_port}"
+        os.environ.update(OPENAI_BASE_URL=mock + "/v1", OPENAI_API_KEY="sk-mock",
+                          ANTHROPIC_BASE_URL=mock, ANTHROPIC_API_KEY="sk-ant-mock",
+                          OLLAMA_BASE_URL=mock)
+        children.append(_self_cmd("mock-provider", "--port", str(args.mock_port)))
+        print(f"No OPENAI_API_KEY or ANTHROPIC_API_KEY set: answering with the bundled mock "
+              f"provider on {mock} (it echoes your prompt).", flush=True)
     settings = Settings.from_env()
     password = bootstrap(settings)
-    children = [_self_cmd("admin", "--host", args.admin_host, "--port", str(args.admin_port))]
+    children.append(_self_cmd("admin", "--host", args.admin_host, "--port", str(args.admin_port)))
     reuse = ["--reuse-port"] if args.workers > 1 else []
     children += [_self_cmd("proxy", "--host", args.host, "--port", str(args.port), *reuse)
                  for _ in range(args.workers)]
-    print_welcome(settings, args, password)
+    print_welcome(settings, args, password, first_key(settings) if password else None)
     return _supervise(children)
 
 
