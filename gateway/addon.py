@@ -37,7 +37,8 @@ def _fail_closed(method):
         except Exception:
             call = flow.metadata.get(CALL) if hasattr(flow, "metadata") else None
             rid = call.request_id if call else "-"
-            log.exception("gateway failure in %s request_id=%s", method.__name__, rid)
+            log.exception("gateway failure in %s request_id=%s", method.__name__, rid,
+                          extra={"request_id": rid})
             if isinstance(flow, http.HTTPFlow):
                 self.refuse(flow, InternalError(f"internal gateway error (request id {rid})"))
     return wrapper

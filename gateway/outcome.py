@@ -100,6 +100,9 @@ def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
     else:
         hooks.call_complete(call)
     attempt = call.attempt
+    fields = {"request_id": call.request_id, "status": call.status,
+              "endpoint": call.endpoint.value, "model": attempt.route.model if attempt else None,
+              "provider": attempt.provider.name if attempt else None}
     log.info(
         "call request_id=%s status=%s endpoint=%s key=%s requested=%s actual=%s provider=%s "
         "attempts=%d stream=%s in=%d out=%d ms=%d%s%s",
@@ -110,6 +113,7 @@ def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
         int((call.ended - call.started) * 1000),
         " disconnected" if call.client_disconnected else "",
         f" error={error.error_type}: {error.message}" if error else "",
+        extra=fields,
     )
 
 

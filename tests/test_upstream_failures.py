@@ -127,3 +127,18 @@ def test_anthropic_provider_error_in_anthropic_shape(gateway):
     assert err.value.status_code == 502
     assert err.value.body["type"] == "error"
     _no_secrets(err.value.response.text)
+
+
+def test_logs_never_carry_a_key(gateway, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = gateway.openai()
+    client.chat.completions.create(model="openai/gpt-4o", messages=MSG)
+    for model in ("openai/mock-fail-401", "openai/mock-fail-500", "openai/mock-garbage"):
+        with pytest.raises(openai.APIStatusError):
+            client.chat.completions.create(model=model, messages=MSG)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "request_id=req_" in text
+    for secret in (*PROVIDER_KEYS.values(), gateway.user_key):
+        assert secret not in text

@@ -4,7 +4,6 @@ through the `gateway_register_commands` hook. Each parser sets `func(args) -> in
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from gateway.errors import ConfigError
@@ -23,8 +22,9 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, pm=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from gateway.logs import configure_logging
+
+    configure_logging()
     parser = build_parser(pm)
     args = parser.parse_args(argv)
     try:
