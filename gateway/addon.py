@@ -64,7 +64,7 @@ class GatewayAddon:
             return
         try:
             call = Call(request_id=rid, endpoint=endpoint_for(req.method, path), body={},
-                        headers=req.headers)
+                        headers=req.headers, ctx=self.pipeline.ctx)
         except GatewayError as exc:
             flow.metadata[LOCAL] = True
             flow.response = _json_response(exc.status, error_body(format_for_path(path), exc),

@@ -175,6 +175,7 @@ class Call:
     ended: float | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)
+    ctx: Any = field(default=None, repr=False)  # the GatewayContext of the process serving it
 
     @property
     def api_format(self) -> ApiFormat:

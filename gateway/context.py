@@ -30,6 +30,7 @@ class GatewayContext:
     keystore: KeyStore
     executor: ThreadPoolExecutor
     revision: int = -1
+    extensions: dict = field(default_factory=dict)  # per-plugin state, keyed by plugin name
     _providers: dict[str, Provider] = field(default_factory=dict)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -39,7 +40,7 @@ class GatewayContext:
         return self.config_store.current
 
     def provider(self, name: str) -> Provider | None:
-        return self.hooks.provider(name, self._providers.get(name))
+        return self.hooks.provider(name, self._providers.get(name), self)
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Run `callback` (in the watcher thread) after every admin change or config reload."""

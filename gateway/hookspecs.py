@@ -5,6 +5,10 @@ The order of a call's life: `gateway_authenticate` → `gateway_resolve_model` �
 `gateway_prepare_attempt` (→ on failure before the first byte `gateway_retry`) →
 `gateway_response_filter` → `gateway_call_complete` or `gateway_call_failed`.
 
+Hooks that receive a `call` reach the process's `GatewayContext` as `call.ctx`; the others get a
+`ctx` argument. Keep plugin state there (e.g. `ctx.extensions["routing"]`), never in module globals:
+tests run many gateways in one process.
+
 Exceptions: a `gateway.errors.GatewayError` raised by a request-side hook refuses the call with its
 status; any other exception is answered with a JSON 500 and logged with the request id. The call is
 never forwarded after a hook raised (fail closed). Implementations may return an awaitable where the
@@ -63,7 +67,7 @@ def gateway_resolve_model(call: Call) -> Route | None:
 
 
 @hookspec(firstresult=True)
-def gateway_provider(name: str, default: Provider | None) -> Provider | None:
+def gateway_provider(name: str, default: Provider | None, ctx: GatewayContext) -> Provider | None:
     """The endpoint and credentials to use for provider `name`; `default` is what the environment
     and model_config.yaml give (None if unknown). First answer wins; the core answers `default`.
     Called for every attempt: keep it a dictionary lookup."""
@@ -122,13 +126,13 @@ def gateway_call_failed(call: Call, error: GatewayError) -> None:
 
 
 @hookspec
-def gateway_list_models(principal: Principal | None) -> list[ModelInfo]:
+def gateway_list_models(principal: Principal | None, ctx: GatewayContext) -> list[ModelInfo]:
     """Entries for `/v1/models` that this principal may use. Results of all implementations are
     concatenated (duplicates by id are dropped, first wins)."""
 
 
 @hookspec(firstresult=True)
-def gateway_local_request(request: LocalRequest) -> LocalResponse | None:
+def gateway_local_request(request: LocalRequest, ctx: GatewayContext) -> LocalResponse | None:
     """A request to a path the proxy answers itself (not a provider call), e.g. `GET /metrics`,
     `POST /v1/error-reports`. `request.principal` is set when a valid key was presented. First
     answer wins; None → 404. Raise `GatewayError` for an error in the API's shape."""

@@ -41,12 +41,12 @@ class LocalRoutes:
         if path == "/v1/models" and req.method == "GET":
             if principal is None:
                 raise AuthenticationFailed("missing or invalid API key")
-            models = self.hooks.list_models(principal)
+            models = self.hooks.list_models(principal, self.pipeline.ctx)
             return 200, "application/json", models_body(models, fmt)
         local = LocalRequest(method=req.method, path=path, headers=req.headers,
                              body=req.get_content(strict=False) or b"", request_id=request_id,
                              principal=principal)
-        answer = self.hooks.local_request(local)
+        answer = self.hooks.local_request(local, self.pipeline.ctx)
         if answer is None:
             raise NotFound(f"unknown endpoint {req.method} {path}")
         return answer.status, answer.content_type, answer.body
@@ -55,7 +55,8 @@ class LocalRoutes:
         credential = credential_of(headers)
         if credential is None:
             return None
-        probe = Call(request_id=request_id, endpoint=Endpoint.CHAT, body={}, headers=headers)
+        probe = Call(request_id=request_id, endpoint=Endpoint.CHAT, body={}, headers=headers,
+                     ctx=self.pipeline.ctx)
         try:
             return await self.hooks.authenticate(probe, credential)
         except GatewayError:

@@ -80,8 +80,8 @@ class Hooks:
     def resolve_model(self, call: Call) -> Route | None:
         return self._hook.gateway_resolve_model(call=call)
 
-    def provider(self, name: str, default: Provider | None) -> Provider | None:
-        return self._hook.gateway_provider(name=name, default=default)
+    def provider(self, name: str, default: Provider | None, ctx: Any) -> Provider | None:
+        return self._hook.gateway_provider(name=name, default=default, ctx=ctx)
 
     def plan_candidates(self, call: Call, primary: Route) -> list[Route]:
         return self._hook.gateway_plan_candidates(call=call, primary=primary) or [primary]
@@ -102,8 +102,8 @@ class Hooks:
     def response_filters(self, call: Call, attempt: Attempt) -> list[ResponseFilter]:
         return [f for f in self._hook.gateway_response_filter(call=call, attempt=attempt) if f]
 
-    def local_request(self, request: LocalRequest) -> LocalResponse | None:
-        return self._hook.gateway_local_request(request=request)
+    def local_request(self, request: LocalRequest, ctx: Any) -> LocalResponse | None:
+        return self._hook.gateway_local_request(request=request, ctx=ctx)
 
     def response_headers(self, call: Call) -> dict[str, str]:
         merged: dict[str, str] = {}
@@ -118,9 +118,9 @@ class Hooks:
     def call_failed(self, call: Call, error: GatewayError) -> None:
         self._each("gateway_call_failed", call=call, error=error)
 
-    def list_models(self, principal: Principal | None) -> list[ModelInfo]:
+    def list_models(self, principal: Principal | None, ctx: Any) -> list[ModelInfo]:
         seen: dict[str, ModelInfo] = {}
-        for batch in self._hook.gateway_list_models(principal=principal):
+        for batch in self._hook.gateway_list_models(principal=principal, ctx=ctx):
             for info in batch or ():
                 seen.setdefault(info.id, info)
         return list(seen.values())
