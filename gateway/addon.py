@@ -16,7 +16,7 @@ from mitmproxy.net.http import url as mitm_url
 
 from gateway import outcome
 from gateway.apierrors import error_body, format_for_path, sse_error
-from gateway.call import Attempt, Call
+from gateway.call import Attempt, CachedAnswer, Call
 from gateway.errors import GatewayError, InternalError, UpstreamError
 from gateway.local_routes import LocalRoutes
 from gateway.pipeline import Pipeline, endpoint_for, new_request_id
@@ -24,6 +24,8 @@ from gateway.streaming import StreamRelay, apply_json
 
 log = logging.getLogger("gateway.addon")
 CALL, RELAY, FILTERS, LOCAL, ADDON = "gw.call", "gw.relay", "gw.filters", "gw.local", "gw.addon"
+CACHED = "gw.cached"
+CACHE_LIMIT = 8 * 1024 * 1024
 JSON = "application/json"
 
 
@@ -75,7 +77,15 @@ class GatewayAddon:
         call.scratch["gw.hooks"] = self.hooks
         try:
             await self.pipeline.begin(call, req.get_content(strict=False) or b"")
-            self.apply_attempt(flow, self.pipeline.next_attempt(call))
+            attempt = self.pipeline.next_attempt(call)
+            cached = self.hooks.cache_lookup(call, attempt)
+            if cached is not None:
+                call.cache_hit = True
+                flow.metadata[CACHED] = True
+                flow.response = _json_response(cached.status, cached.body,
+                                               {"content-type": cached.content_type})
+            else:
+                self.apply_attempt(flow, attempt)
         except GatewayError as exc:
             self.refuse(flow, exc)
 
@@ -121,6 +131,8 @@ class GatewayAddon:
             relay = StreamRelay(call, filters, lambda: None,
                                 lambda exc: sse_error(call.api_format, InternalError(
                                     f"internal gateway error (request id {call.request_id})")))
+            if call.scratch.get("cache.store") and not call.cache_hit:
+                relay.capture = bytearray()
             flow.metadata[RELAY] = relay
             resp.stream = relay
             _set_headers(resp, outcome.gateway_headers(call, self.hooks), keep_framing=True)
@@ -139,21 +151,30 @@ class GatewayAddon:
         call.status = resp.status_code
         relay: StreamRelay | None = flow.metadata.get(RELAY)
         if relay is not None:
+            if flow.metadata.get(CACHED):  # a replayed answer is sent whole: filter it whole
+                resp.content = relay(resp.raw_content or b"") + relay(b"")
             if relay.failed:
                 outcome.finish(call, self.hooks, InternalError("response filter failed"))
-            else:
-                outcome.finish(call, self.hooks)
+                return
+            if relay.capture is not None and len(relay.capture) <= CACHE_LIMIT:
+                self._store(call, resp, bytes(relay.capture))
+            outcome.finish(call, self.hooks)
             return
         if 200 <= resp.status_code < 300:
             self._finish_whole(flow, call)
         else:
             self._finish_upstream_error(flow, call)
 
+    def _store(self, call: Call, resp: http.Response, raw: bytes) -> None:
+        answer = CachedAnswer(resp.status_code, resp.headers.get("content-type", JSON), raw)
+        self.hooks.cache_store(call, call.attempt, answer)
+
     def _finish_whole(self, flow: http.HTTPFlow, call: Call) -> None:
         resp = flow.response
         filters = flow.metadata.get(FILTERS) or []
+        raw = resp.get_content(strict=False) or b""
         try:
-            body = json.loads(resp.get_content(strict=False) or b"")
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             name = call.attempt.provider.name
             self.refuse(flow, UpstreamError(f"provider {name} returned an answer that is not JSON"))
@@ -163,6 +184,8 @@ class GatewayAddon:
             resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         _set_headers(resp, outcome.gateway_headers(call, self.hooks))
         resp.headers["content-length"] = str(len(resp.raw_content or b""))
+        if call.scratch.get("cache.store") and not call.cache_hit and len(raw) <= CACHE_LIMIT:
+            self._store(call, resp, raw)
         outcome.finish(call, self.hooks)
 
     def _finish_upstream_error(self, flow: http.HTTPFlow, call: Call) -> None:

@@ -130,6 +130,15 @@ class ModelInfo:
     display_name: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    """A provider's 2xx answer as it came off the wire (before any response filter)."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
 @dataclass(slots=True)
 class LocalRequest:
     """A request the gateway answers itself (health, models, metrics, error reports)."""

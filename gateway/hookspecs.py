@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from gateway.call import (Attempt, Call, Failure, LocalRequest, LocalResponse, ModelInfo,
-                              Principal, Provider, ResponseFilter, Route)
+    from gateway.call import (Attempt, CachedAnswer, Call, Failure, LocalRequest, LocalResponse,
+                              ModelInfo, Principal, Provider, ResponseFilter, Route)
     from gateway.context import GatewayContext
     from gateway.errors import GatewayError
 
@@ -98,6 +98,20 @@ def gateway_prepare_attempt(call: Call, attempt: Attempt) -> None:
     """Once per attempt: the core filled `attempt` with a same-format copy of `call.body`; change
     `attempt.body`, `attempt.path`, `attempt.headers` and set `attempt.wire_format` to the provider's
     format once translated. The core refuses the attempt if the wire formats still differ."""
+
+
+@hookspec(firstresult=True)
+def gateway_cache_lookup(call: Call, attempt: Attempt) -> CachedAnswer | None:
+    """Before the provider is contacted for `attempt`: a stored provider answer to replay instead.
+    First answer wins. The replayed answer runs through the response filters exactly like a live
+    one (translation, DLP restore, metering), so store answers as the provider sent them. To have
+    this call's answer stored, set `call.scratch["cache.store"] = True`."""
+
+
+@hookspec
+def gateway_cache_store(call: Call, attempt: Attempt, answer: CachedAnswer) -> None:
+    """A 2xx answer finished and `call.scratch["cache.store"]` was set: keep `answer` (the raw
+    provider bytes, at most 8 MiB). Exceptions are logged."""
 
 
 @hookspec(firstresult=True)

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 import pluggy
 
 from gateway import hookspecs
-from gateway.call import (Attempt, Call, Failure, LocalRequest, LocalResponse, ModelInfo,
-                          Principal, Provider, ResponseFilter, Route)
+from gateway.call import (Attempt, CachedAnswer, Call, Failure, LocalRequest, LocalResponse,
+                          ModelInfo, Principal, Provider, ResponseFilter, Route)
 from gateway.errors import GatewayError
 
 ENTRY_POINT_GROUP = "llm_gateway.plugins"
@@ -95,6 +95,12 @@ class Hooks:
 
     def prepare_attempt(self, call: Call, attempt: Attempt) -> None:
         self._hook.gateway_prepare_attempt(call=call, attempt=attempt)
+
+    def cache_lookup(self, call: Call, attempt: Attempt) -> CachedAnswer | None:
+        return self._hook.gateway_cache_lookup(call=call, attempt=attempt)
+
+    def cache_store(self, call: Call, attempt: Attempt, answer: CachedAnswer) -> None:
+        self._each("gateway_cache_store", call=call, attempt=attempt, answer=answer)
 
     def retry(self, call: Call, attempt: Attempt, failure: Failure) -> bool:
         return bool(self._hook.gateway_retry(call=call, attempt=attempt, failure=failure))

@@ -64,6 +64,8 @@ class StreamRelay:
         self._seen = False
         self.failed = False
         self.finished = False
+        self.capture: bytearray | None = None  # raw provider bytes, kept when caching
+
 
     def __call__(self, chunk: bytes) -> bytes:
         if self.failed:
@@ -71,6 +73,8 @@ class StreamRelay:
         if not self._seen and chunk:
             self._seen = True
             self._first()
+        if self.capture is not None:
+            self.capture += chunk
         try:
             if not self.filters:
                 return chunk

@@ -259,3 +259,43 @@ def test_gateway_response_headers(gateway_factory):
     with gw.openai().chat.completions.with_streaming_response.create(
             model="openai/gpt-4o", messages=MSG, stream=True) as resp:
         assert resp.headers["x-gateway-strategy"] == "ordered"
+
+
+class DictCache:
+    def __init__(self):
+        self.store: dict[str, object] = {}
+
+    @staticmethod
+    def key(call, attempt):
+        return json.dumps([attempt.route.model, attempt.body], sort_keys=True)
+
+    @hookimpl
+    def gateway_cache_lookup(self, call, attempt):
+        hit = self.store.get(self.key(call, attempt))
+        if hit is None:
+            call.scratch["cache.store"] = True
+        return hit
+
+    @hookimpl
+    def gateway_cache_store(self, call, attempt, answer):
+        self.store[self.key(call, attempt)] = answer
+
+
+def test_gateway_cache_lookup_and_gateway_cache_store(gateway_factory):
+    cache = DictCache()
+    gw = gateway_factory(plugins=[cache])
+    first, second = chat(gw, temperature=0), chat(gw, temperature=0)
+    assert first.headers["x-gateway-cache"] == "miss" and second.headers["x-gateway-cache"] == "hit"
+    assert second.parse().choices[0].message.content == "echo: hello world"
+    upstream_calls = len(gw.mock.state.requests)
+
+    def stream_text():
+        with gw.openai().chat.completions.with_streaming_response.create(
+                model="openai/gpt-4o", messages=MSG, stream=True, temperature=0) as resp:
+            text = "".join(c.choices[0].delta.content or "" for c in resp.parse() if c.choices)
+            return resp.headers["x-gateway-cache"], text
+
+    assert stream_text() == ("miss", "echo: hello world")
+    assert stream_text() == ("hit", "echo: hello world")
+    assert len(gw.mock.state.requests) == upstream_calls + 1
+    assert len(cache.store) == 2
