@@ -102,12 +102,25 @@ class GatewayHttpStream(HttpStream):
     # -- deadlines ----------------------------------------------------------------------------
 
     def make_server_connection(self):
+        address = (self.flow.request.host, self.flow.request.port)
         ok = yield from super().make_server_connection()
+        if not ok:
+            self._gw_forget_failed_connection(address)
         if ok and self.flow.metadata.get(CALL) is not None:
             settings = self.flow.metadata[ADDON].pipeline.ctx.settings
             self._gw_waiting = commands.RequestWakeup(settings.first_byte_timeout)
             yield self._gw_waiting
         return ok
+
+    def _gw_forget_failed_connection(self, address) -> None:
+        """mitmproxy keeps a failed upstream connection in the client connection's table and
+        answers every later request to that address with the same error; a keep-alive client
+        would never reach a provider that came back. Drop it so the next request dials again."""
+        layers = self.context.layers
+        parent = layers[layers.index(self) - 1]
+        for conn in [c for c in parent.connections if getattr(c, "address", None) == address]:
+            if conn.error:
+                parent.connections.pop(conn, None)
 
     def _gw_on_wakeup(self, event: events.Wakeup):
         call, addon = self._gw()

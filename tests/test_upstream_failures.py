@@ -142,3 +142,17 @@ def test_logs_never_carry_a_key(gateway, caplog):
     assert "request_id=req_" in text
     for secret in (*PROVIDER_KEYS.values(), gateway.user_key):
         assert secret not in text
+
+
+def test_a_provider_that_comes_back_is_reached_on_the_same_client_connection(gateway_factory):
+    from gateway.mock_provider import MockState, serve_in_thread
+
+    port = _closed_port()
+    gw = gateway_factory(ANTHROPIC_BASE_URL=f"http://127.0.0.1:{port}")
+    body = {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 10, "messages": MSG}
+    with httpx.Client(timeout=10, headers={"authorization": f"Bearer {gw.user_key}"}) as client:
+        assert client.post(gw.url + "/v1/messages", json=body).status_code == 502
+        with serve_in_thread(MockState(), port=port):
+            resp = client.post(gw.url + "/v1/messages", json=body)
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["content"][0]["text"] == "echo: hello"
