@@ -22,6 +22,7 @@ import time
 
 from mitmproxy import flow as mflow
 from mitmproxy import http
+from mitmproxy.connection import Server
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.proxy.layers.http import (HttpErrorHook, HttpStream, RequestData,
@@ -118,8 +119,8 @@ class GatewayHttpStream(HttpStream):
         would never reach a provider that came back. Drop it so the next request dials again."""
         layers = self.context.layers
         parent = layers[layers.index(self) - 1]
-        for conn in [c for c in parent.connections if getattr(c, "address", None) == address]:
-            if conn.error:
+        for conn in [c for c in parent.connections if isinstance(c, Server)]:
+            if conn.error and conn.address == address:
                 parent.connections.pop(conn, None)
 
     def _gw_on_wakeup(self, event: events.Wakeup):
