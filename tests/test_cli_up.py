@@ -136,3 +136,32 @@ def test_proxy_drains_in_flight_streams_on_sigterm(tmp_path, mock_provider):
         if proc.poll() is None:
             proc.kill()
     assert "Traceback" not in "".join(out.lines)
+
+
+def test_proxy_workers_share_one_port(tmp_path, mock_provider):
+    env = clean_env(tmp_path, OPENAI_BASE_URL=mock_provider.url + "/v1", OPENAI_API_KEY="sk-test")
+    run = lambda *argv: subprocess.run([sys.executable, "-m", "gateway.cli", *argv], env=env,
+                                       capture_output=True, text=True, check=True).stdout
+    run("orgs", "create", "w", "--name", "W")
+    run("users", "create", "a@w.test", "--name", "A", "--org", "w")
+    key = run("keys", "create", "--user", "a@w.test").strip().splitlines()[-1]
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "proxy", "--workers", "2",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    out = Output(proc)
+    try:
+        out.wait_for(r"listening on .*\(pid (\d+)\)")
+        deadline = time.monotonic() + 30
+        while sum("listening on" in line for line in out.lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = set(re.findall(r"\(pid (\d+)\)", "".join(out.lines)))
+        assert len(pids) == 2
+        for _ in range(10):  # a fresh connection each time: the kernel spreads them
+            reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=10,
+                               headers={"authorization": f"Bearer {key}", "connection": "close"},
+                               json={"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "w"}]})
+            assert reply.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
