@@ -4,10 +4,12 @@ Safe to call from several processes at once on a fresh database (every `llm-gate
 every worker calls it at start): PostgreSQL serialises on a session advisory lock, SQLite on an
 exclusive `flock` of `<database>.migrate-lock` beside the file, and the threads of one process
 on a lock of their own (alembic keeps global state). The loser of the race waits, then finds the
-schema at head and does nothing. No alembic.ini is needed: the config is built here.
+schema at its heads and does nothing. No alembic.ini is needed: the config is built here.
 
-For developers: `python -m gateway.db.migrate revision -m "add things"` autogenerates a new script
-against GATEWAY_DATABASE_URL (review it before committing; SQLite scripts use batch mode).
+The scripts form one core line (0001, …) and one branch per built-in plugin (branch label = plugin
+name, based on a core revision); `upgrade` goes to all heads. For developers:
+`python -m gateway.db.migrate revision -m "add things" --head routing@head` (or a core revision id)
+autogenerates a new script against GATEWAY_DATABASE_URL (review it before committing).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
@@ -63,16 +67,19 @@ def upgrade(url: str, revision: str = "heads") -> None:
         engine.dispose()
 
 
-def current_revision(url: str) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
-    from alembic.runtime.migration import MigrationContext
-
+def current_heads(url: str) -> tuple[str, ...]:
+    """The revisions the database is at (one per branch); empty when it was never migrated."""
     engine = make_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
     finally:
         engine.dispose()
+
+
+def script_heads() -> tuple[str, ...]:
+    """The newest revision of every branch among the scripts."""
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
 
 
 @contextmanager
@@ -82,7 +89,7 @@ def _file_lock(db_path: Path | None) -> Iterator[None]:
         return
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = db_path.with_name(db_path.name + ".migrate-lock")
-    # flock (not lockf): locks belong to the open file, so threads of one process exclude each other.
+    # flock, not lockf: a flock belongs to the open file, so even threads exclude each other.
     with open(lock_path, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
@@ -136,12 +143,14 @@ def _main(argv: list[str] | None = None) -> None:  # pragma: no cover - develope
     rev = sub.add_parser("revision", help="autogenerate a new migration script")
     rev.add_argument("-m", "--message", required=True)
     rev.add_argument("--rev-id")
+    rev.add_argument("--head", default="head",
+                     help="what to extend: a branch (routing@head) or a revision id")
     args = parser.parse_args(argv)
     url = Settings.from_env().database_url
     upgrade(url)
     if args.action == "revision":
         command.revision(alembic_config(url), message=args.message, autogenerate=True,
-                         rev_id=args.rev_id)
+                         rev_id=args.rev_id, head=args.head)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,77 @@
+"""Gateway keys: `sk-gw-` followed by 40 url-safe random characters.
+
+Only the visible prefix (the first 14 characters, `sk-gw-` + 8) and the sha256 of the whole key
+are stored. A presented key is found by its prefix and accepted when the hashes match, compared
+in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from gateway.call import Principal
+from gateway.db.models import ApiKey, App, User
+from gateway.errors import Forbidden
+
+KEY_MARKER = "sk-gw-"
+PREFIX_LENGTH = 14
+KEY_LENGTH = len(KEY_MARKER) + 40
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    return key[:PREFIX_LENGTH]
+
+
+def generate_key() -> tuple[str, str, str]:
+    """A new key as (full key, visible prefix, sha256 hex). Show the key once; store the rest."""
+    key = KEY_MARKER + secrets.token_urlsafe(30)  # 30 bytes → exactly 40 characters
+    return key, key_prefix(key), hash_key(key)
+
+
+def lookup_principal(session: Session, presented: str) -> Principal | None:
+    """The owner of `presented`, or None when the key is malformed, unknown or revoked.
+
+    Raises `Forbidden` when the key is valid but its user is suspended or its app inactive.
+    """
+    if not presented.startswith(KEY_MARKER) or len(presented) != KEY_LENGTH:
+        return None
+    row = session.execute(
+        select(ApiKey)
+        .where(ApiKey.prefix == key_prefix(presented))
+        .options(
+            joinedload(ApiKey.user).joinedload(User.org),
+            joinedload(ApiKey.app).joinedload(App.org),
+        )
+    ).scalar_one_or_none()
+    if row is None or not hmac.compare_digest(row.key_hash, hash_key(presented)):
+        return None
+    if row.revoked_at is not None:
+        return None
+    return _principal(row)
+
+
+def _principal(row: ApiKey) -> Principal:
+    base = {"key_id": row.id, "key_prefix": row.prefix, "key_name": row.name}
+    if row.user is not None:
+        user = row.user
+        if user.status != "active":
+            raise Forbidden("user is suspended")
+        org = user.org
+        return Principal(**base, user_id=user.id, user_email=user.email, role=user.role,
+                         org_id=org.id if org else None, org_slug=org.slug if org else None)
+    app = row.app
+    if app is None:  # the check constraint makes this unreachable
+        raise Forbidden(f"key {row.prefix} has no owner")
+    if not app.active:
+        raise Forbidden("app is inactive")
+    return Principal(**base, app_id=app.id, app_slug=app.slug, org_id=app.org.id,
+                     org_slug=app.org.slug)
