@@ -67,7 +67,14 @@ class StreamRelay:
         self.capture: bytearray | None = None  # raw provider bytes, kept when caching
 
 
-    def __call__(self, chunk: bytes) -> bytes:
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
+        # Never hand mitmproxy an empty bytes object mid-stream: its HTTP/1 layer writes it as a
+        # zero-length chunk, which is the end-of-body marker, and the connection breaks. An empty
+        # list sends nothing.
+        out = self._relay(chunk)
+        return out if out or not chunk else []
+
+    def _relay(self, chunk: bytes) -> bytes:
         if self.failed:
             return b""
         if not self._seen and chunk:

@@ -67,3 +67,45 @@ def test_a_thousand_concurrent_streams(gateway):
     results = asyncio.run(main())
     assert results == [f"echo: stream {i} ok" for i in range(n)]
     assert time.monotonic() - start < 90
+
+
+def test_filters_holding_events_back_keep_the_connection_reusable(gateway_factory):
+    """A filter that releases nothing for some chunks must not end the HTTP/1 body early."""
+    import httpx
+    import pluggy
+
+    from gateway.call import ResponseFilter
+
+    hookimpl = pluggy.HookimplMarker("llm_gateway")
+
+    class HoldEveryOther(ResponseFilter):
+        def __init__(self):
+            self.held = []
+
+        def on_event(self, event):
+            self.held.append(event)
+            if len(self.held) % 2:
+                return ()
+            out, self.held = self.held, []
+            return out
+
+        def on_end(self, complete):
+            out, self.held = self.held, []
+            return out
+
+    class P:
+        @hookimpl
+        def gateway_response_filter(self, call, attempt):
+            return HoldEveryOther()
+
+    gw = gateway_factory(plugins=[P()])
+    body = {"model": "openai/gpt-4o-mock-chunk-delay-20", "stream": True, "messages": MSG}
+    with httpx.Client(timeout=20, headers={"authorization": f"Bearer {gw.user_key}"}) as client:
+        for _ in range(3):  # the same keep-alive connection each time
+            resp = client.post(gw.url + "/v1/chat/completions", json=body)
+            assert resp.status_code == 200
+            text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                           for line in resp.text.splitlines()
+                           if line.startswith("data: {") and json.loads(line[6:])["choices"])
+            assert text == "echo: alpha beta gamma delta epsilon"
+            assert resp.text.rstrip().endswith("data: [DONE]")
