@@ -92,12 +92,14 @@ class GatewayAddon:
     def apply_attempt(self, flow: http.HTTPFlow, attempt: Attempt) -> None:
         """Point the flow at the attempt's provider (also used by the stream layer on retry)."""
         req = flow.request
-        req.headers = http.Headers(**{"content-type": JSON, "accept-encoding": "identity"})
-        for name, value in attempt.headers.items():
-            req.headers[name] = value
+        scheme, host, port, hostport = _target(attempt.provider.base_url)
+        fields = [(b"host", hostport), (b"content-type", b"application/json"),
+                  (b"accept-encoding", b"identity")]
+        fields += [(k.encode(), v.encode()) for k, v in attempt.headers.items()]
+        req.headers = http.Headers(fields)
         req.method = "POST"
-        req.url = self.pipeline.upstream_url(attempt)
-        req.host_header = mitm_url.hostport(req.scheme, req.host, req.port)
+        req.scheme, req.host, req.port = scheme, host, port
+        req.path = _base_path(attempt.provider.base_url) + attempt.path
         req.content = self.pipeline.upstream_body(attempt)
 
     def refuse(self, flow: http.HTTPFlow, error: GatewayError) -> None:
@@ -246,6 +248,19 @@ def upstream_failure(call: Call, message: str) -> GatewayError:
     return UpstreamError(f"could not reach provider {name}: {outcome.scrub(message)}; tried: {tried}")
 
 
+@functools.lru_cache(maxsize=256)
+def _target(base_url: str) -> tuple[str, str, int, bytes]:
+    """(scheme, host, port, Host header) of a provider base URL, parsed once."""
+    scheme, host, port, _ = mitm_url.parse(base_url)
+    scheme_s, host_s = scheme.decode(), host.decode("idna")
+    return scheme_s, host_s, port, mitm_url.hostport(scheme_s, host_s, port).encode("idna")
+
+
+@functools.lru_cache(maxsize=256)
+def _base_path(base_url: str) -> str:
+    return mitm_url.parse(base_url)[3].decode().rstrip("/")
+
+
 def _now() -> float:
     import time
     return time.monotonic()
@@ -255,11 +270,13 @@ def _json_response(status: int, body: bytes, headers: dict[str, str]) -> http.Re
     return http.Response.make(status, body, {"content-type": JSON, **headers})
 
 
+_DROP = frozenset(n.encode() for n in outcome.DROP_UPSTREAM_HEADERS)
+_DROP_KEEP_FRAMING = _DROP - {b"transfer-encoding"}
+
+
 def _set_headers(resp: http.Response, extra: dict[str, str], keep_framing: bool = False) -> None:
-    for name in outcome.DROP_UPSTREAM_HEADERS:
-        if keep_framing and name == "transfer-encoding":
-            continue
-        if name in resp.headers:
-            del resp.headers[name]
-    for name, value in extra.items():
-        resp.headers[name] = value
+    """Drop the provider's private headers and add ours, in one pass over the header list."""
+    drop = _DROP_KEEP_FRAMING if keep_framing else _DROP
+    fields = [f for f in resp.headers.fields if f[0].lower() not in drop]
+    fields += [(k.encode(), v.encode("utf-8", "replace")) for k, v in extra.items()]
+    resp.headers = http.Headers(fields)

@@ -5,6 +5,7 @@ Everything here is independent of mitmproxy; the addon and the stream layer call
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import uuid
@@ -23,8 +24,12 @@ ENDPOINTS = {e.value: e for e in Endpoint}
 COST_MODES = ("normal", "heavy", "max")
 
 
+_ID_PREFIX = uuid.uuid4().hex[:12]  # unique per process; the counter makes ids unique within it
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
+    return f"req_{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 def credential_of(headers: Mapping[str, str]) -> str | None:
