@@ -183,7 +183,8 @@ class GatewayAddon:
             return
         if filters:
             body = apply_json(filters, body)
-            resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            if any(f.modifies for f in filters):
+                resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         _set_headers(resp, outcome.gateway_headers(call, self.hooks))
         resp.headers["content-length"] = str(len(resp.raw_content or b""))
         if call.scratch.get("cache.store") and not call.cache_hit and len(raw) <= CACHE_LIMIT:

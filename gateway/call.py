@@ -256,8 +256,11 @@ class ResponseFilter:
     """A per-call transformer of the provider's 2xx answer, returned by `gateway_response_filter`.
 
     Filters are chained in hook order (translation first, then DLP, then metering). Override only
-    what you need; the defaults pass everything through unchanged.
+    what you need; the defaults pass everything through unchanged. A filter that only reads (never
+    changes a body or an event) sets `modifies = False`, which spares re-serialising the answer.
     """
+
+    modifies: bool = True
 
     def on_json(self, body: Any) -> Any:
         """A whole, non-streamed JSON answer. Return the (possibly new) body."""

@@ -61,8 +61,10 @@ class GatewayHttpStream(HttpStream):
     def _handle_event(self, event: events.Event):
         if isinstance(event, events.Wakeup):
             yield from self._gw_filter(self._gw_on_wakeup(event))
-            return
-        yield from self._gw_filter(super()._handle_event(event))
+        elif self._gw_headers_sent:  # nothing left to rewrite: skip the filter (the hot path)
+            yield from super()._handle_event(event)
+        else:
+            yield from self._gw_filter(super()._handle_event(event))
 
     def _gw_filter(self, gen):
         """Pass commands through, turning an error page bound for the client into JSON."""

@@ -9,6 +9,7 @@ gateway or re-targeted at a provider, so the default target is never contacted.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import types
@@ -57,6 +58,15 @@ def _enable_reuse_port() -> None:
     mode_servers.asyncio = shim
 
 
+def _tune_gc() -> None:
+    """Everything loaded at start (mitmproxy, SQLAlchemy, plugins) lives as long as the process:
+    move it out of the collector's sight, and collect the young generation less often. Measured:
+    full collections of that heap took 100–450 ms every ~1.5 s under load (the p99 spikes)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 class ProxyServer:
     def __init__(self, ctx: GatewayContext, host: str = "127.0.0.1", port: int = 8080,
                  reuse_port: bool = False) -> None:
@@ -86,6 +96,7 @@ class ProxyServer:
         )
         self.ctx.hooks.startup(self.ctx)
         self._run_task = asyncio.create_task(master.run())
+        _tune_gc()
         ps = master.addons.get("proxyserver")
         for _ in range(500):
             await asyncio.sleep(0.01)
