@@ -1,5 +1,61 @@
-"""DLP plugin: redact before the provider, restore in the answer (issue 5). Not built yet."""
+"""DLP plugin: redact sensitive values before the provider sees them, restore them in the answer
+(streaming-safe), per organization/app rules, audited bypass, fail closed (issue 5).
+
+Protected calls get placeholders such as `[EMAIL_1]` in place of each value; the provider reasons
+about them by reference and the client gets the original values back. Raw values never leave the
+process and are never stored (events keep keyed hashes). `call.scratch["dlp.scope"]` tells the
+response cache which view of the request it keys on: "off", "bypass" or "<org|app>:<id>:<rules>".
+"""
+
+from __future__ import annotations
+
+import argparse
 
 import pluggy
 
+from gateway.call import Attempt, Call, Endpoint, ResponseFilter
+from plugins.dlp import _models  # noqa: F401  (registers the tables on the metadata)
+from plugins.dlp._restore import RestoreFilter
+from plugins.dlp._state import PLACEHOLDERS_KEY, DlpState
+
 hookimpl = pluggy.HookimplMarker("llm_gateway")
+NAME = "dlp"
+NO_TEXT_ANSWERS = (Endpoint.EMBEDDINGS, Endpoint.COUNT_TOKENS)  # vectors, counts: nothing to restore
+
+
+@hookimpl
+def gateway_startup(ctx) -> None:
+    state = DlpState(ctx)
+    state.reload()
+    ctx.extensions[NAME] = state
+    ctx.on_change(state.reload)
+    state.writer.start()
+
+
+@hookimpl
+def gateway_shutdown(ctx) -> None:
+    state: DlpState | None = ctx.extensions.get(NAME)
+    if state is not None:
+        state.writer.stop()
+
+
+@hookimpl
+def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
+    from plugins.dlp._cli import register
+
+    register(subparsers)
+
+
+@hookimpl(tryfirst=True)  # before any other transform sees the body
+def gateway_transform_request(call: Call) -> None:
+    state: DlpState | None = call.ctx.extensions.get(NAME) if call.ctx is not None else None
+    if state is not None:
+        state.transform(call)
+
+
+@hookimpl
+def gateway_response_filter(call: Call, attempt: Attempt) -> ResponseFilter | None:
+    placeholders = call.scratch.get(PLACEHOLDERS_KEY)
+    if not placeholders or call.endpoint in NO_TEXT_ANSWERS:
+        return None
+    return RestoreFilter(placeholders)

@@ -1,0 +1,133 @@
+"""Placeholders: issued while redacting a request, put back into its answer.
+
+`[EMAIL_1]`, `[PHONE_2]`: numbered per call and per type; the same value gets the same placeholder
+throughout a call. Numbers the client's own text already uses (`[EMAIL_1]` typed by the user) are
+skipped, and only placeholders this call issued are restored, so the user's look-alikes pass
+through untouched. The closing bracket is part of the token: `[EMAIL_1]` never matches inside
+`[EMAIL_10]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections import defaultdict
+
+from plugins.dlp._scanner import Scanner
+
+PLACEHOLDER_RE = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
+
+
+class Placeholders:
+    """The per-call map placeholder → original value. Never log it: `repr` shows only a count."""
+
+    __slots__ = ("_values", "_escaped", "_by_value", "_counters", "_reserved", "_prefixes",
+                 "max_len")
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+        self._escaped: dict[str, str] = {}
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._counters: dict[str, int] = defaultdict(int)
+        self._reserved: set[tuple[str, int]] = set()
+        self._prefixes: set[str] = set()  # proper prefixes of issued placeholders
+        self.max_len = 0
+
+    def __repr__(self) -> str:
+        return f"<Placeholders: {len(self._values)} issued>"
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def reserve_from(self, text: str) -> None:
+        """Remember placeholder-like tokens the client wrote, so ours never reuse their numbers."""
+        if "[" in text:
+            for m in PLACEHOLDER_RE.finditer(text):
+                self._reserved.add((m.group(1), int(m.group(2))))
+
+    def issue(self, label: str, value: str) -> str:
+        token = self._by_value.get((label, value))
+        if token is not None:
+            return token
+        n = self._counters[label] + 1
+        while (label, n) in self._reserved:
+            n += 1
+        self._counters[label] = n
+        token = f"[{label}_{n}]"
+        self._by_value[(label, value)] = token
+        self._values[token] = value
+        self._prefixes.update(token[:k] for k in range(1, len(token)))
+        self.max_len = max(self.max_len, len(token))
+        return token
+
+    def restore(self, text: str, escape: bool = False) -> str:
+        """`text` with every placeholder this call issued replaced by its value; `escape` for
+        text inside a JSON string (tool-call arguments), where the value must be JSON-escaped."""
+        if "[" not in text or not self._values:
+            return text
+        return PLACEHOLDER_RE.sub(self._escaped_value if escape else self._value, text)
+
+    def _value(self, m: re.Match) -> str:
+        return self._values.get(m.group(0), m.group(0))
+
+    def _escaped_value(self, m: re.Match) -> str:
+        token = m.group(0)
+        if token not in self._values:
+            return token
+        escaped = self._escaped.get(token)
+        if escaped is None:
+            escaped = self._escaped[token] = json.dumps(self._values[token], ensure_ascii=False)[1:-1]
+        return escaped
+
+    def pending_start(self, text: str) -> int:
+        """Where the tail of `text` that could still grow into an issued placeholder starts
+        (len(text) when none could): the only part a stream must hold back."""
+        if "[" not in text:
+            return len(text)
+        j = text.find("[", max(0, len(text) - self.max_len + 1))
+        while j != -1:
+            if text[j:] in self._prefixes:
+                return j
+            j = text.find("[", j + 1)
+        return len(text)
+
+
+class Redactor:
+    """Replaces what the scanner finds in each text with placeholders and counts, per rule, the
+    matches and the keyed hashes of the values (for the audit event; never the values)."""
+
+    def __init__(self, scanner: Scanner, placeholders: Placeholders, hash_key: bytes,
+                 deadline: float | None) -> None:
+        self.scanner = scanner
+        self.placeholders = placeholders
+        self.deadline = deadline
+        self._hash_key = hash_key
+        self.counts: dict[str, int] = defaultdict(int)
+        self.hashes: dict[str, set[str]] = defaultdict(set)
+
+    def redact(self, text: str) -> str:
+        found = self.scanner.scan(text, self.deadline)
+        if not found:
+            return text
+        out: list[str] = []
+        pos = 0
+        for f in found:
+            value = text[f.start:f.end]
+            out.append(text[pos:f.start])
+            out.append(self.placeholders.issue(f.rule.label, value))
+            pos = f.end
+            self.counts[f.rule.name] += 1
+            self.hashes[f.rule.name].add(value_hash(self._hash_key, value))
+        out.append(text[pos:])
+        return "".join(out)
+
+
+def derive_hash_key(secret_key: bytes) -> bytes:
+    """A key for event hashes only, derived from the master key (never the master key itself)."""
+    return hmac.new(secret_key, b"llm-gateway/dlp/event-value-hash/v1", hashlib.sha256).digest()
+
+
+def value_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()

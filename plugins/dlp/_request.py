@@ -1,0 +1,198 @@
+"""Where a request's texts are: every string the provider would read, per client format.
+
+System prompts, message contents (string and content-block forms), tool definitions' descriptions,
+tool results, tool-call arguments, the Responses API's instructions and input, embeddings input.
+Tool-call arguments are JSON text: they are parsed and their strings redacted one by one (so a
+value with newlines, such as a PEM block, is found whole), then written back as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from gateway.call import Endpoint
+
+class JsonBox:
+    """A JSON-text field (tool-call arguments) opened for redaction."""
+
+    __slots__ = ("holder", "key", "value", "changed")
+
+    def __init__(self, holder: Any, key: Any, value: Any) -> None:
+        self.holder, self.key, self.value, self.changed = holder, key, {"v": value}, False
+
+    def write_back(self) -> None:
+        if self.changed:
+            self.holder[self.key] = json.dumps(self.value["v"], ensure_ascii=False)
+
+
+class Slots:
+    """The (holder, key) pairs whose string values are the texts to scan."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, Any, JsonBox | None]] = []
+        self.boxes: list[JsonBox] = []
+
+    def text(self, holder: Any, key: Any, box: JsonBox | None = None) -> None:
+        value = holder.get(key) if isinstance(holder, dict) else holder[key]
+        if isinstance(value, str) and value:
+            self.items.append((holder, key, box))
+
+    def strings(self, holder: Any, key: Any, box: JsonBox | None = None) -> None:
+        """Every string value under holder[key], at any depth (object keys are left alone)."""
+        value = holder[key]
+        if isinstance(value, str):
+            self.text(holder, key, box)
+        elif isinstance(value, dict):
+            for k in value:
+                self.strings(value, k, box)
+        elif isinstance(value, list):
+            for i in range(len(value)):
+                self.strings(value, i, box)
+
+    def json_text(self, holder: Any, key: Any) -> None:
+        raw = holder.get(key) if isinstance(holder, dict) else None
+        if not isinstance(raw, str):
+            return
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, (dict, list)):
+            self.text(holder, key)  # not JSON after all: scan it as text
+            return
+        box = JsonBox(holder, key, parsed)
+        self.boxes.append(box)
+        self.strings(box.value, "v", box)
+
+    def content(self, holder: Any, key: Any) -> None:
+        """A message content: a string, or a list of blocks (text, tool results, tool uses)."""
+        value = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(value, str):
+            self.text(holder, key)
+        elif isinstance(value, list):
+            for i, block in enumerate(value):
+                if isinstance(block, dict):
+                    self._block(block)
+                elif isinstance(block, str):
+                    self.text(value, i)
+
+    def _block(self, block: dict) -> None:
+        kind = block.get("type")
+        if isinstance(block.get("text"), str):
+            self.text(block, "text")
+        if "content" in block:  # Anthropic tool_result
+            self.content(block, "content")
+        if kind == "tool_use" and "input" in block:
+            self.strings(block, "input")
+        if kind == "document" and isinstance(block.get("source"), dict):
+            source = block["source"]
+            if source.get("type") == "text":
+                self.text(source, "data")
+        if isinstance(block.get("output"), str):
+            self.text(block, "output")
+
+    def tools(self, tools: Any) -> None:
+        for tool in tools if isinstance(tools, list) else ():
+            if not isinstance(tool, dict):
+                continue
+            spec = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+            if "description" in spec:
+                self.text(spec, "description")
+            for schema_key in ("parameters", "input_schema"):
+                self._descriptions(spec.get(schema_key))
+
+    def _descriptions(self, schema: Any) -> None:
+        """`description` strings anywhere in a JSON schema (property names are structure)."""
+        if isinstance(schema, dict):
+            for k, v in schema.items():
+                if k == "description" and isinstance(v, str):
+                    self.text(schema, k)
+                else:
+                    self._descriptions(v)
+        elif isinstance(schema, list):
+            for v in schema:
+                self._descriptions(v)
+
+
+def _chat(slots: Slots, body: dict) -> None:
+    for msg in body.get("messages") or ():
+        if not isinstance(msg, dict):
+            continue
+        slots.content(msg, "content")
+        for call in msg.get("tool_calls") or ():
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                slots.json_text(call["function"], "arguments")
+        if isinstance(msg.get("function_call"), dict):
+            slots.json_text(msg["function_call"], "arguments")
+    slots.tools(body.get("tools"))
+    slots.tools(body.get("functions"))
+
+
+def _responses(slots: Slots, body: dict) -> None:
+    if "instructions" in body:
+        slots.text(body, "instructions")
+    items = body.get("input")
+    if isinstance(items, str):
+        slots.text(body, "input")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        slots.content(item, "content")
+        if item.get("type") in ("function_call", "custom_tool_call"):
+            slots.json_text(item, "arguments")
+            if "input" in item:
+                slots.text(item, "input")
+        if "output" in item:
+            slots.content(item, "output")
+    slots.tools(body.get("tools"))
+
+
+def _embeddings(slots: Slots, body: dict) -> None:
+    value = body.get("input")
+    if isinstance(value, str):
+        slots.text(body, "input")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                slots.text(value, i)
+
+
+def _messages(slots: Slots, body: dict) -> None:
+    slots.content(body, "system")
+    for msg in body.get("messages") or ():
+        if isinstance(msg, dict):
+            slots.content(msg, "content")
+    slots.tools(body.get("tools"))
+
+
+COLLECTORS: dict[Endpoint, Callable[[Slots, dict], None]] = {
+    Endpoint.CHAT: _chat,
+    Endpoint.RESPONSES: _responses,
+    Endpoint.EMBEDDINGS: _embeddings,
+    Endpoint.MESSAGES: _messages,
+    Endpoint.COUNT_TOKENS: _messages,
+}
+
+
+def collect(endpoint: Endpoint, body: dict) -> Slots:
+    slots = Slots()
+    COLLECTORS[endpoint](slots, body)
+    return slots
+
+
+def redact_slots(slots: Slots, reserve: Callable[[str], None], redact: Callable[[str], str],
+                 check_time: Callable[[], None]) -> None:
+    """Reserve the client's own placeholder-like tokens everywhere first, then redact."""
+    for holder, key, _ in slots.items:
+        reserve(holder[key])
+    for holder, key, box in slots.items:
+        old = holder[key]
+        new = redact(old)
+        if new is not old:
+            holder[key] = new
+            if box is not None:
+                box.changed = True
+        check_time()
+    for box in slots.boxes:
+        box.write_back()

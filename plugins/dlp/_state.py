@@ -1,0 +1,160 @@
+"""The plugin's per-process state (kept in `ctx.extensions["dlp"]`) and the request side of a
+call: decide the scope, honour or refuse a bypass, redact within the time budget, queue events."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any
+
+from gateway.call import Call
+from gateway.errors import GatewayError
+from plugins.dlp._events import EventWriter
+from plugins.dlp._placeholders import Placeholders, Redactor, derive_hash_key
+from plugins.dlp._request import Slots, collect, redact_slots
+from plugins.dlp._scanner import ScanTimeout
+from plugins.dlp._snapshot import Scope, Snapshot, SnapshotLoader
+
+log = logging.getLogger("gateway.dlp")
+DEFAULT_BUDGET_MS = 200.0
+# Texts larger than this are refused before scanning: one regex pass over them alone would block
+# the event loop for a good part of the budget (about 5 MB/s per rule on this kind of machine).
+DEFAULT_MAX_SCAN_CHARS = 2_000_000
+SCOPE_KEY = "dlp.scope"  # the response cache's marker: "off", "bypass" or Scope.marker
+PLACEHOLDERS_KEY = "dlp.placeholders"
+BYPASS_HEADER = "x-dlp-bypass"
+
+
+class ScanRefused(GatewayError):
+    """422: the request is well-formed, but the gateway could not check it for sensitive data,
+    so it will not forward it. Not 400 (nothing is wrong with the JSON), not 5xx (the SDKs would
+    retry the same unscannable body automatically)."""
+
+    status = 422
+    error_type = "dlp_scan_failed"
+
+
+def _positive(section: Any, key: str, default: float, unit: str) -> float:
+    raw = section.get(key, default) if isinstance(section, dict) else default
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        log.warning("dlp.%s must be a positive number of %s, got %r; using %s", key, unit, raw,
+                    default)
+        return default
+    return raw
+
+
+def read_limits(section: Any) -> tuple[float, int]:
+    """`dlp: {time_budget_ms: 200, max_scan_chars: 2000000}` in model_config.yaml → (seconds,
+    characters). A bad value is logged and the default used (the file stays loadable)."""
+    budget = _positive(section, "time_budget_ms", DEFAULT_BUDGET_MS, "milliseconds")
+    chars = _positive(section, "max_scan_chars", DEFAULT_MAX_SCAN_CHARS, "characters")
+    return float(budget) / 1000, int(chars)
+
+
+class DlpState:
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.loader = SnapshotLoader()
+        self.snapshot = Snapshot()
+        self.budget = DEFAULT_BUDGET_MS / 1000
+        self.max_chars = DEFAULT_MAX_SCAN_CHARS
+        self.hash_key = derive_hash_key(ctx.settings.secret_key())
+        self.writer = EventWriter(ctx.sessions)
+
+    def reload(self) -> None:
+        """Runs in the watcher thread after any admin change; a call sees the old or the new
+        snapshot, never half of one."""
+        with self.ctx.sessions() as session:
+            snapshot = self.loader.load(session)
+        self.budget, self.max_chars = read_limits(self.ctx.config.section("dlp"))
+        self.snapshot = snapshot
+
+    # -- the request side -----------------------------------------------------------------------
+
+    def transform(self, call: Call) -> None:
+        snapshot = self.snapshot
+        scope = snapshot.scope_for(call.principal)
+        if scope is None:
+            call.scratch[SCOPE_KEY] = "off"
+            return
+        if str(call.headers.get(BYPASS_HEADER, "")).strip().lower() in ("1", "true"):
+            if snapshot.may_bypass(call.principal):
+                call.scratch[SCOPE_KEY] = "bypass"
+                self.writer.put([self._event(call, scope, "bypass")])
+                log.info("dlp bypass request_id=%s scope=%s:%s key=%s", call.request_id,
+                         scope.kind, scope.slug, call.principal.key_prefix)
+                return
+            # Without the grant the header changes nothing, but the attempt is on record.
+            self.writer.put([self._event(call, scope, "bypass_denied")])
+        call.scratch[SCOPE_KEY] = scope.marker
+        placeholders, redactor = self._redact(call, scope)
+        if placeholders:
+            call.scratch[PLACEHOLDERS_KEY] = placeholders
+            self.writer.put([self._event(call, scope, "redaction", rule, count,
+                                         sorted(redactor.hashes[rule]))
+                             for rule, count in sorted(redactor.counts.items())])
+
+    def _redact(self, call: Call, scope: Scope) -> tuple[Placeholders, Redactor]:
+        deadline = time.perf_counter() + self.budget
+        placeholders = Placeholders()
+        redactor = Redactor(scope.scanner, placeholders, self.hash_key, deadline)
+
+        def check_time() -> None:
+            if time.perf_counter() > deadline:
+                raise ScanTimeout("between texts")
+
+        try:
+            slots = collect(call.endpoint, call.body)
+            self._check_size(call, slots)
+            redact_slots(slots, placeholders.reserve_from, redactor.redact, check_time)
+        except ScanRefused:
+            raise
+        except ScanTimeout:
+            ms = round(self.budget * 1000)
+            log.warning("dlp scan over budget request_id=%s scope=%s:%s budget_ms=%d",
+                        call.request_id, scope.kind, scope.slug, ms)
+            raise ScanRefused(
+                f"the sensitive-data (DLP) scan of this request did not finish within {ms} ms, "
+                f"so it was not sent to the provider; send a shorter prompt or ask an admin to "
+                f"raise dlp.time_budget_ms (request id {call.request_id})") from None
+        except Exception as exc:
+            # Type and frames only: an exception's message could quote the value being scanned.
+            log.error("dlp scan failed request_id=%s scope=%s:%s error=%s\n%s", call.request_id,
+                      scope.kind, scope.slug, type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            raise ScanRefused(
+                f"the sensitive-data (DLP) scan of this request failed, so it was not sent to "
+                f"the provider (request id {call.request_id})") from None
+        return placeholders, redactor
+
+    def _check_size(self, call: Call, slots: Slots) -> None:
+        size = sum(len(holder[key]) for holder, key, _ in slots.items)
+        if size > self.max_chars:
+            log.warning("dlp scan refused request_id=%s chars=%d max_scan_chars=%d",
+                        call.request_id, size, self.max_chars)
+            raise ScanRefused(
+                f"this request holds {size} characters of text, more than the sensitive-data "
+                f"(DLP) scan accepts ({self.max_chars}, dlp.max_scan_chars), so it was not sent "
+                f"to the provider (request id {call.request_id})")
+
+    def _event(self, call: Call, scope: Scope, kind: str, rule: str | None = None,
+               count: int = 0, hashes: list[str] | None = None) -> dict[str, Any]:
+        principal = call.principal
+        return {
+            "created_at": datetime.now(timezone.utc), "kind": kind, "scope_kind": scope.kind,
+            "scope_id": scope.id, "scope_slug": scope.slug, "org_id": scope.org_id,
+            "rule": rule, "match_count": count, "request_size": _request_size(call),
+            "request_id": call.request_id,
+            "key_prefix": principal.key_prefix if principal else None,
+            "value_hashes": hashes or [],
+        }
+
+
+def _request_size(call: Call) -> int:
+    raw = call.headers.get("content-length")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return 0

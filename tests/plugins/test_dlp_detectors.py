@@ -1,0 +1,138 @@
+"""DLP detectors: each rule finds whole values, validated (checksums, phonenumbers, ipaddress),
+and leaves look-alikes alone; plus the labelled corpus (recall and look-alike alteration)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from plugins.dlp._scanner import ALL_RULES, DEFAULT_RULES, Scanner, ScanTimeout
+from tests.plugins import dlp_corpus
+
+DEFAULT = Scanner(DEFAULT_RULES)
+EVERYTHING = Scanner(ALL_RULES)
+
+
+def found(text: str, scanner: Scanner = DEFAULT) -> list[tuple[str, str]]:
+    return [(f.rule.name, text[f.start:f.end]) for f in scanner.scan(text)]
+
+
+@pytest.mark.parametrize("text, rule, value", [
+    ("write to jane.doe+work@mail.example.co.uk.", "email", "jane.doe+work@mail.example.co.uk"),
+    ("call +1 415-555-2671 today", "phone", "+1 415-555-2671"),
+    ("call (415) 555-2671", "phone", "(415) 555-2671"),
+    ("UK office: +44 20 7946 0958", "phone", "+44 20 7946 0958"),
+    ("Paris 01 42 68 53 00", "phone", "01 42 68 53 00"),
+    ("tel:+14155552671", "phone", "+14155552671"),
+    ("visa 4111 1111 1111 1111", "payment_card", "4111 1111 1111 1111"),
+    ("mc 2-series 2221-0000-0000-0009", "payment_card", "2221-0000-0000-0009"),
+    ("amex 3782 822463 10005", "payment_card", "3782 822463 10005"),
+    ("plain 5555555555554444.", "payment_card", "5555555555554444"),
+    ("IBAN DE89 3704 0044 0532 0130 00 thanks", "iban", "DE89 3704 0044 0532 0130 00"),
+    ("GB29NWBK60161331926819", "iban", "GB29NWBK60161331926819"),
+    ("SSN 123-45-6789", "us_ssn", "123-45-6789"),
+    ("from 192.168.10.20:8080", "ip_address", "192.168.10.20"),
+    ("v6 2001:db8::8a2e:370:7334 ok", "ip_address", "2001:db8::8a2e:370:7334"),
+    ("OPENAI_API_KEY=sk-proj-abcDEF123_-abcDEF123_-abcDEF123", "openai_key", "sk-proj-abcDEF123_-abcDEF123_-abcDEF123"),
+    ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345-AA", "anthropic_key", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345-AA"),
+    ("aws AKIAIOSFODNN7EXAMPLE", "aws_access_key", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("ghp_" + "a1" * 18, "github_token", "ghp_" + "a1" * 18),
+    ("glpat-ABCdef123456ghiJKL78", "gitlab_token", "glpat-ABCdef123456ghiJKL78"),
+    ("xoxb-1234567890-abcdefghijkl", "slack_token", "xoxb-1234567890-abcdefghijkl"),
+    ("Authorization: Bearer abc123DEF456ghi789.", "bearer_token", "abc123DEF456ghi789"),
+    ('{"api_key": "q9w8e7r6t5y4"}', "secret_assignment", "q9w8e7r6t5y4"),
+    ("apikey: Zx81Qw72Er63", "secret_assignment", "Zx81Qw72Er63"),
+    ("token=tok_4f5e6d7c8b9a", "secret_assignment", "tok_4f5e6d7c8b9a"),
+    ("t eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end", "jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"),
+])
+def test_each_rule_finds_the_whole_value(text, rule, value):
+    assert (rule, value) in found(text)
+
+
+def test_pem_block_is_one_whole_value_raw_escaped_or_truncated():
+    block = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB3vN0qR\nAoGCCqGSM49\n-----END EC PRIVATE KEY-----"
+    assert found(f"key:\n{block}\nthanks") == [("private_key", block)]
+    escaped = block.replace("\n", "\\n")
+    assert found(f'"key": "{escaped}"') == [("private_key", escaped)]
+    truncated = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7"
+    assert found(truncated + "\n\nwhat is wrong?") == [("private_key", truncated)]
+
+
+@pytest.mark.parametrize("text", [
+    "Order #4155552671 shipped", "version 2.31.0", "v10.0.19045.3803", "Release 1.2.3.4 is out",
+    "id 123e4567-e89b-12d3-a456-426614174000", "at 2024-03-15T10:22:33.123Z", "ts 1710498153123",
+    "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "ISBN 978-3-16-148410-0", "ISBN-10: 0-306-40615-2", "card 4111 1111 1111 1112",
+    "IBAN DE89 3704 0044 0532 0130 01", "SSN 666-45-6789", "SSN 900-12-3456", "SSN 123-00-6789",
+    "ip 256.1.1.1", "mac 00:1A:2B:3C:4D:5E", "std::vector<int>", "at 12:30:45",
+    "max_tokens=1024", "token = os.environ['TOKEN']", "password: required", "a Bearer token",
+    "sk-short", "price $1,234,567.89", "+1 123-456-7890", "52.5200, 13.4050",
+])
+def test_look_alikes_are_left_alone(text):
+    assert found(text) == []
+
+
+def test_names_and_addresses_are_opt_in():
+    text = "Regards,\nJohn Smith\n123 Main Street, Springfield, IL 62704"
+    assert found(text) == []
+    assert found(text, EVERYTHING) == [("person_name", "John Smith"),
+                                       ("postal_address", "123 Main Street, Springfield, IL 62704")]
+    assert ("person_name", "Ada Lovelace") in found("Dr. Ada Lovelace wrote", EVERYTHING)
+
+
+def test_overlaps_keep_the_longest_whole_value():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    assert found(f"Authorization: Bearer {jwt}") == [("jwt", jwt)]
+    assert found("::ffff:192.0.2.128") == [("ip_address", "::ffff:192.0.2.128")]
+
+
+def test_scan_past_its_deadline_raises():
+    with pytest.raises(ScanTimeout):
+        DEFAULT.scan("x" * 1000, deadline=0.0)
+
+
+def test_a_rule_with_many_candidates_stops_at_the_deadline_midway():
+    from plugins.dlp._detect_contact import find_phones
+    from plugins.dlp._rule import DEADLINE
+
+    token = DEADLINE.set(0.0)
+    try:
+        with pytest.raises(ScanTimeout):
+            list(find_phones("call 020 7946 0958 " * 200))
+    finally:
+        DEADLINE.reset(token)
+    assert len(list(find_phones("call 020 7946 0958 " * 200))) == 200
+
+
+def test_unknown_rule_is_refused():
+    with pytest.raises(ValueError, match="nope"):
+        Scanner(["email", "nope"])
+
+
+# -- the labelled corpus -------------------------------------------------------------------------
+
+def test_corpus_recall_and_look_alikes():
+    positives, lookalikes = dlp_corpus.build(seed=5, positives=900, lookalikes=900)
+    total, covered, misses = Counter(), Counter(), []
+    for sample in positives:
+        finds = DEFAULT.scan(sample.text)
+        for rule, start, end in sample.values:
+            total[rule] += 1
+            # Whole-value masking: one mask covers the value from its first to its last character.
+            if any(f.start <= start and f.end >= end for f in finds):
+                covered[rule] += 1
+            else:
+                misses.append((rule, sample.genre))
+    recall = sum(covered.values()) / sum(total.values())
+    assert sum(total.values()) > 1000 and set(total) >= {"email", "phone", "payment_card", "iban",
+                                                         "us_ssn", "ip_address", "secret", "jwt",
+                                                         "private_key"}
+    assert recall >= 0.97, (recall, misses[:20])
+    for rule in total:  # no rule may hide behind the others' average
+        assert covered[rule] / total[rule] >= 0.9, rule
+    altered = [s.text for s in lookalikes if DEFAULT.scan(s.text)]
+    assert len(altered) / len(lookalikes) <= 0.03, altered[:10]
+    genres = Counter(s.genre for s in positives)
+    assert set(genres) == {"prose", "code", "json", "logs", "email"}
