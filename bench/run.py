@@ -1,0 +1,288 @@
+"""Benchmark the gateway against the same mock provider called directly and through a plain
+aiohttp pass-through, in one run:
+
+    .venv/bin/python bench/run.py [--duration 10] [--quick] [--only gateway] [--load-generator wrk]
+
+Per target: non-streaming req/s at a fixed concurrency (wrk, keep-alive) with p50/p99 latency,
+the same at concurrency 1, streaming time-to-first-SSE-event at 64 concurrent streams, and the
+CPU seconds of the process under test per request ("req per CPU-second": the one-core figure on a
+machine where the load generator shares the CPU). The proxy under test runs on core 0; the load
+generator, this script and the mock provider on core 1. Writes bench/results/latest.{json,md}.
+All traffic stays on 127.0.0.1; every child process is stopped on exit, Ctrl-C or error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import _load, _procs, _report  # noqa: E402
+from bench._load import Call  # noqa: E402
+
+BUSY_WARNING = 0.25  # cores used by foreign processes, on average, before the figures are flagged
+NOTES = [
+    "req/s and latency: closed loop at a fixed concurrency over keep-alive connections; at saturation "
+    "latency ≈ concurrency / throughput, so the c=1 rows show the per-call overhead without queueing.",
+    "p50/p99 of non-streaming calls include wrk's coordinated-omission correction (the Python "
+    "fallback applies the same): a stall of S ms also counts the calls that connection would have "
+    "sent meanwhile, so pauses (e.g. garbage collection) show in p99 as a user would feel them.",
+    "req per CPU-second: requests completed ÷ (utime+stime of the process under test, all threads, "
+    "/proc/<pid>/stat) — the mock provider for direct, the proxy for pass-through and gateway.",
+    "stream TTFB: from sending the request to the arrival of the first SSE `data:` event; streams run "
+    "back to back on every one of the concurrent connections, samples from the warm-up are dropped.",
+    "gateway: the normal `llm-gateway proxy` command (one process, auth on, all plugins from the entry "
+    "points, SQLite in a temporary data dir, its per-call log line included).",
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark direct vs pass-through vs gateway.")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each phase")
+    parser.add_argument("--concurrency", type=int, default=32, help="non-streaming connections")
+    parser.add_argument("--streams", type=int, default=64, help="concurrent streams")
+    parser.add_argument("--chunk-delay-ms", type=int, default=50, help="mock delay between SSE chunks")
+    parser.add_argument("--stream-words", type=int, default=20, help="words in the streamed answer")
+    parser.add_argument("--only", action="append", choices=_report.TARGETS,
+                        help="measure only this target (repeatable)")
+    parser.add_argument("--with-mitmproxy", action="store_true",
+                        help="also measure a bare mitmproxy Master with a no-op addon (calibration)")
+    parser.add_argument("--quick", action="store_true", help="a few seconds in all: a smoke test")
+    parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--no-install", action="store_true", help="never try to apt-get install wrk")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.streams = 1.0, 0.3, min(args.streams, 16)
+        args.chunk_delay_ms, args.stream_words = 10, 8
+    if args.duration <= 0 or args.duration > 600 or args.concurrency < 1 or args.streams < 1:
+        parser.error("--duration must be in (0, 600], --concurrency and --streams at least 1")
+    wanted = set(args.only or _report.DEFAULT_TARGETS) | ({"mitmproxy"} if args.with_mitmproxy else set())
+    args.targets = [t for t in _report.TARGETS if t in wanted]
+    return args
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, children: _procs.Children, workdir: Path) -> None:
+        self.args, self.children, self.workdir = args, children, workdir
+        cpus = sorted(os.sched_getaffinity(0))
+        self.proxy_core, self.load_core = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+        self.wrk = None
+        if args.load_generator != "python":
+            self.wrk = _procs.ensure_wrk(allow_install=not args.no_install)
+            if self.wrk is None and args.load_generator == "wrk":
+                raise RuntimeError("wrk is not installed and could not be installed")
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def start_mock(self) -> None:
+        self.mock_port = _procs.free_port()
+        self.mock = self.children.start("mock", [sys.executable, "-m", "gateway.cli", "mock-provider",
+                                                 "--port", str(self.mock_port)], self.load_core)
+        _procs.wait_listening(self.mock, self.mock_port)
+        self.mock_url = f"http://{_procs.LOOPBACK}:{self.mock_port}"
+        # A global switch, not the X-Mock-Chunk-Delay-Ms header: the gateway drops unknown headers.
+        _post_json(self.mock_url + "/_mock/config", {"chunk_delay_ms": self.args.chunk_delay_ms})
+
+    def gateway_env(self) -> dict[str, str]:
+        data = self.workdir / "gateway-data"
+        return {**os.environ, "GATEWAY_DATA_DIR": str(data), "GATEWAY_DATABASE_URL": f"sqlite:///{data}/gw.db",
+                "GATEWAY_CONFIG": str(ROOT / "model_config.yaml"), "OPENAI_BASE_URL": self.mock_url + "/v1",
+                "OPENAI_API_KEY": "sk-bench", "ANTHROPIC_BASE_URL": self.mock_url,
+                "ANTHROPIC_API_KEY": "sk-bench", "OLLAMA_BASE_URL": self.mock_url}
+
+    def start_proxy(self, name: str) -> tuple[_procs.Child, str]:
+        port = _procs.free_port()
+        if name in ("passthrough", "mitmproxy"):
+            script = "passthrough.py" if name == "passthrough" else "bare_mitmproxy.py"
+            argv = [sys.executable, str(ROOT / "bench" / script), "--port", str(port), "--upstream", self.mock_url]
+            child = self.children.start(name, argv, self.proxy_core)
+        else:
+            argv = [sys.executable, "-m", "gateway.cli", "proxy", "--host", _procs.LOOPBACK, "--port", str(port)]
+            child = self.children.start(name, argv, self.proxy_core, env=self.gateway_env())
+        _procs.wait_listening(child, port)
+        return child, f"http://{_procs.LOOPBACK}:{port}"
+
+    def gateway_key(self) -> str:
+        env = self.gateway_env()
+        _procs.run_cli(["orgs", "create", "bench", "--name", "Bench"], env)
+        _procs.run_cli(["users", "create", "b@bench.test", "--name", "B", "--org", "bench"], env)
+        return _procs.run_cli(["keys", "create", "--user", "b@bench.test"], env).strip().splitlines()[-1]
+
+    # -- measuring ---------------------------------------------------------------------------------
+
+    def calls(self, base_url: str, model: str, key: str) -> tuple[Call, Call]:
+        url = base_url + "/v1/chat/completions"
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        plain = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+        words = " ".join(f"word{i}" for i in range(self.args.stream_words))
+        streamed = {"model": model, "stream": True, "messages": [{"role": "user", "content": words}]}
+        return (Call(url, json.dumps(plain).encode(), headers),
+                Call(url, json.dumps(streamed).encode(), headers))
+
+    def non_streaming(self, call: Call, concurrency: int, duration: float, tag: str) -> dict:
+        if self.wrk:
+            return _load.wrk_load(self.wrk, call, concurrency, duration, self.workdir, tag)
+        return _load.python_load(call, concurrency, duration)
+
+    def measure(self, name: str, under_test: _procs.Child, plain: Call, streamed: Call) -> dict:
+        """Figures for one target, plus `foreign_cpu_share`: the average number of cores busy with
+        processes other than ours (other work on the machine makes the latencies unreliable)."""
+        ours = [under_test] if under_test is self.mock else [under_test, self.mock]
+        busy0, own0, wall0 = _procs.system_busy_seconds(), self._ours(ours), time.monotonic()
+        figures = self._measure(name, under_test, plain, streamed)
+        foreign = (_procs.system_busy_seconds() - busy0) - (self._ours(ours) - own0)
+        figures["foreign_cpu_share"] = max(0.0, foreign / (time.monotonic() - wall0))
+        if figures["errors"]:
+            print(f"bench: {name}: {figures['errors']} errors {figures['stream_failures'] or ''}; "
+                  f"its log ends with:\n{under_test.log_tail(15)}", file=sys.stderr, flush=True)
+        if figures["foreign_cpu_share"] > BUSY_WARNING:
+            print(f"bench: warning: other processes used {figures['foreign_cpu_share']:.2f} cores during "
+                  f"{name}; latency figures are unreliable (req per CPU-second is not affected)",
+                  file=sys.stderr, flush=True)
+        return figures
+
+    @staticmethod
+    def _ours(children: list[_procs.Child]) -> float:
+        return _procs.own_seconds() + sum(c.cpu() for c in children)
+
+    def _measure(self, name: str, under_test: _procs.Child, plain: Call, streamed: Call) -> dict:
+        args = self.args
+        _preflight(plain, streamed)
+        print(f"bench: {name}: non-streaming, {args.concurrency} connections …", file=sys.stderr, flush=True)
+        _load.python_load(plain, args.concurrency, args.warmup)
+        cpu0, mock0 = under_test.cpu(), self.mock.cpu()
+        loaded = self.non_streaming(plain, args.concurrency, args.duration, f"{name}-c{args.concurrency}")
+        cpu_s, mock_cpu_s = under_test.cpu() - cpu0, self.mock.cpu() - mock0
+        print(f"bench: {name}: one connection …", file=sys.stderr, flush=True)
+        single = self.non_streaming(plain, 1, max(1.0, args.duration / 2), f"{name}-c1")
+        print(f"bench: {name}: {args.streams} streams …", file=sys.stderr, flush=True)
+        streams = _load.stream_load(streamed, args.streams, args.warmup, args.duration, under_test.cpu)
+        return _figures(loaded, single, streams, cpu_s, mock_cpu_s)
+
+    def run(self) -> dict:
+        started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        _procs.pin_self(self.load_core)
+        self.start_mock()
+        targets: dict[str, dict] = {}
+        failed: dict[str, str] = {}
+        for name in self.args.targets:
+            try:
+                targets[name] = self.run_target(name)
+            except (RuntimeError, OSError, urllib.error.URLError) as exc:
+                # One broken target (say, a gateway that does not start) must not lose the others.
+                failed[name] = str(exc)[-4000:]
+                print(f"bench: {name} failed: {exc}", file=sys.stderr, flush=True)
+        _report.add_derived(targets)
+        result = {"meta": self.meta(started), "targets": targets, "failed": failed,
+                  "ratios": _report.ratios(targets)}
+        result["goals"] = _report.check_goals(targets)
+        return result
+
+    def run_target(self, name: str) -> dict:
+        if name == "direct":
+            return self.measure(name, self.mock, *self.calls(self.mock_url, "gpt-4o-mini", "sk-bench"))
+        key = self.gateway_key() if name == "gateway" else "sk-bench"
+        model = "openai/gpt-4o-mini" if name == "gateway" else "gpt-4o-mini"
+        child, url = self.start_proxy(name)
+        try:
+            figures = self.measure(name, child, *self.calls(url, model, key))
+            figures["process_rss_mb"] = _rss_mb(child.pid)
+            return figures
+        finally:
+            self.children.stop(child)
+
+    def meta(self, started: str) -> dict:
+        a = self.args
+        return {"started": started, "cpus": os.cpu_count(), "proxy_core": self.proxy_core,
+                "load_core": self.load_core, "load_generator": "wrk" if self.wrk else "python-aiohttp",
+                "duration": a.duration, "warmup": a.warmup, "concurrency": a.concurrency, "streams": a.streams,
+                "chunk_delay_ms": a.chunk_delay_ms, "stream_words": a.stream_words, "quick": a.quick,
+                "python": sys.version.split()[0], "notes": NOTES}
+
+
+def _figures(loaded: dict, single: dict, streams: dict, cpu_s: float, mock_cpu_s: float) -> dict:
+    ok = loaded["ok"]
+    return {
+        "rps": loaded["rps"], "p50_ms": loaded["p50_ms"], "p99_ms": loaded["p99_ms"], "requests": ok,
+        "cpu_s": cpu_s, "req_per_cpu_s": ok / cpu_s if cpu_s > 0 else None, "mock_cpu_s": mock_cpu_s,
+        "c1_rps": single["rps"], "c1_p50_ms": single["p50_ms"], "c1_p99_ms": single["p99_ms"],
+        "stream_ttfb_p50_ms": streams["ttfb_p50_ms"], "stream_ttfb_p99_ms": streams["ttfb_p99_ms"],
+        "stream_count": streams["streams"], "stream_frames_mean": streams["frames_mean"],
+        "stream_duration_mean_ms": streams["duration_mean_ms"],
+        "stream_cpu_ms_per_stream": streams["cpu_ms_per_stream"], "stream_failures": streams["failures"],
+        "errors": (loaded["non_2xx"] + loaded["socket_errors"] + single["non_2xx"] + single["socket_errors"]
+                   + streams["failed"]),
+    }
+
+
+def _preflight(plain: Call, streamed: Call) -> None:
+    """One call of each kind must succeed before load is put on a target."""
+    for call in (plain, streamed):
+        request = urllib.request.Request(call.url, data=call.body, headers=call.headers, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            body = resp.read()
+        if resp.status != 200 or not body:
+            raise RuntimeError(f"preflight {call.url} answered {resp.status}: {body[:300]!r}")
+
+
+def _post_json(url: str, doc: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(doc).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        resp.read()
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            line = next(l for l in fh if l.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _raise_interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
+        children = _procs.Children(Path(tmp))
+        try:
+            result = Bench(args, children, Path(tmp)).run()
+        except KeyboardInterrupt:
+            print("bench: interrupted", file=sys.stderr)
+            return 130
+        except (RuntimeError, OSError, urllib.error.URLError) as exc:
+            print(f"bench: failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            children.stop_all()
+    json_path, md_path = _report.write(result, args.out)
+    print(_report.render_text(_report.table_rows(result)))
+    print(f"\nwrote {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path} "
+          f"and {md_path.name}")
+    if result["failed"]:
+        print(f"bench: not measured: {', '.join(result['failed'])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
