@@ -78,7 +78,7 @@ class GatewayAddon:
         try:
             await self.pipeline.begin(call, req.get_content(strict=False) or b"")
             attempt = self.pipeline.next_attempt(call)
-            cached = self.hooks.cache_lookup(call, attempt)
+            cached = await self.hooks.cache_lookup(call, attempt)
             if cached is not None:
                 call.cache_hit = True
                 flow.metadata[CACHED] = True

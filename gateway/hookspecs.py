@@ -105,7 +105,8 @@ def gateway_cache_lookup(call: Call, attempt: Attempt) -> CachedAnswer | None:
     """Before the provider is contacted for `attempt`: a stored provider answer to replay instead.
     First answer wins. The replayed answer runs through the response filters exactly like a live
     one (translation, DLP restore, metering), so store answers as the provider sent them. To have
-    this call's answer stored, set `call.scratch["cache.store"] = True`."""
+    this call's answer stored, set `call.scratch["cache.store"] = True`. May return an awaitable
+    (do database reads in `call.ctx.executor`)."""
 
 
 @hookspec

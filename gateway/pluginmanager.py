@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from typing import Any, Iterable
 
 import pluggy
@@ -33,6 +34,10 @@ def make_plugin_manager(load_entry_points: bool = True,
     pm.add_hookspecs(hookspecs)
     pm.register(core_hooks.CoreHooks(), name="core")
     if load_entry_points:
+        # GATEWAY_DISABLE_PLUGINS=metering,dlp: leave these entry points out (benchmarks, triage).
+        blocked = os.environ.get("GATEWAY_DISABLE_PLUGINS", "").replace(" ", "")
+        for name in filter(None, blocked.split(",")):
+            pm.set_blocked(name)
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in extra:
         pm.register(plugin)
@@ -96,8 +101,8 @@ class Hooks:
     def prepare_attempt(self, call: Call, attempt: Attempt) -> None:
         self._hook.gateway_prepare_attempt(call=call, attempt=attempt)
 
-    def cache_lookup(self, call: Call, attempt: Attempt) -> CachedAnswer | None:
-        return self._hook.gateway_cache_lookup(call=call, attempt=attempt)
+    async def cache_lookup(self, call: Call, attempt: Attempt) -> CachedAnswer | None:
+        return await await_me_maybe(self._hook.gateway_cache_lookup(call=call, attempt=attempt))
 
     def cache_store(self, call: Call, attempt: Attempt, answer: CachedAnswer) -> None:
         self._each("gateway_cache_store", call=call, attempt=attempt, answer=answer)

@@ -242,7 +242,7 @@ def test_gateway_local_request(gateway_factory):
                 return LocalResponse(200, b"gateway_up 1\n", "text/plain; version=0.0.4")
             return None
 
-    gw = gateway_factory(plugins=[P()])
+    gw = gateway_factory(plugins=[P()], entry_points=False)  # metering serves error reports
     resp = httpx.get(gw.url + "/metrics")
     assert resp.status_code == 200 and resp.text == "gateway_up 1\n"
     assert httpx.post(gw.url + "/v1/error-reports", json={}).status_code == 404

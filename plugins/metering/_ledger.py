@@ -1,0 +1,228 @@
+"""Reserve → settle against the spend ledger, atomically across processes.
+
+`reserve_many` runs in the reserver thread before the provider is contacted, for every call that
+arrived meanwhile: in one transaction that owns the write lock (SQLite `BEGIN IMMEDIATE`;
+PostgreSQL `SELECT … FOR UPDATE` on each scope's row for the period, rows locked in key order so
+two gateways never deadlock) it checks every cap, adds each admitted call's worst case to
+`reserved_usd` and records a reservation row. `settle` runs in the log writer's thread for a
+batch of finished calls: the real cost goes to `spent_usd`, the reservation leaves
+`reserved_usd`. A process that dies with calls in flight leaves reservation rows that `sweep`
+releases once they are older than any call can last. Money is Decimal in Python; rows are read,
+computed and written back under the lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+
+from gateway.errors import PaymentRequired
+from plugins.metering._caps import (CapRule, Period, carry_in, effective_cap, period_of,
+                                    previous_period, refusal_message)
+from plugins.metering._db import begin_write, insert_ignore
+from plugins.metering._models import LedgerRow, Reservation
+
+LEDGER = LedgerRow.__table__
+RESERVATIONS = Reservation.__table__
+ZERO = Decimal(0)
+
+# Built once: constructing a statement costs more than running it on SQLite, and a reused
+# statement object also keeps its compiled-cache key.
+_ROW = select(LEDGER).where(LEDGER.c.scope == bindparam("scope"),
+                            LEDGER.c.scope_id == bindparam("scope_id"),
+                            LEDGER.c.period_start == bindparam("start"))
+_ROW_LOCKED = _ROW.with_for_update()
+_HOLD = update(LEDGER).where(LEDGER.c.id == bindparam("row_id")).values(
+    reserved_usd=bindparam("reserved"), updated_at=bindparam("now"))
+_BOOK = update(LEDGER).where(LEDGER.c.id == bindparam("row_id")).values(
+    spent_usd=bindparam("spent"), reserved_usd=bindparam("reserved"),
+    requests=bindparam("calls"), updated_at=bindparam("now"))
+_RESERVE = insert(RESERVATIONS)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What one call holds: its reservation row and the ledger rows it holds money on."""
+
+    reservation_id: str
+    ledger_ids: tuple[int, ...]
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Settlement:
+    hold: Hold
+    cost: Decimal  # what the call really cost (0 when it failed before any token)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One call's request to hold `amount` under every rule."""
+
+    rules: tuple[CapRule, ...]
+    amount: Decimal
+    request_id: str
+    now: datetime
+    week_start: int = 0
+
+
+def reserve(engine: Engine, rules: list[CapRule], amount: Decimal, request_id: str,
+            now: datetime, week_start: int) -> Hold:
+    """Hold `amount` on every rule's ledger row, or raise PaymentRequired naming the first cap
+    it would break (and when that cap resets)."""
+    result = reserve_many(engine, [Ask(tuple(rules), amount, request_id, now, week_start)])[0]
+    if isinstance(result, PaymentRequired):
+        raise result
+    return result
+
+
+def reserve_many(engine: Engine, asks: list[Ask]) -> list[Hold | PaymentRequired]:
+    """Decide a batch of asks in one transaction (one lock, one commit), in order, each seeing
+    what the ones before it held: the same outcome as one transaction per ask."""
+    wanted = {}
+    for ask in asks:
+        for rule in ask.rules:
+            period = period_of(rule.period_kind, ask.now, ask.week_start)
+            wanted.setdefault((rule.scope, rule.scope_id, period.start), (rule, period, ask))
+    with engine.connect() as conn:
+        begin_write(conn)
+        try:
+            rows = {}
+            for key in sorted(wanted):  # one lock order for every process: no deadlocks
+                rule, period, ask = wanted[key]
+                rows[key] = _locked_row(conn, rule, period, ask.now, ask.week_start)
+            held = {key: row.reserved_usd for key, row in rows.items()}
+            results, reservations = [], []
+            for ask in asks:
+                results.append(_decide(ask, rows, held, reservations))
+            for key, amount in held.items():
+                if amount != rows[key].reserved_usd:
+                    conn.execute(_HOLD, {"row_id": rows[key].id, "reserved": amount,
+                                         "now": asks[-1].now})
+            if reservations:
+                conn.execute(_RESERVE, reservations)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return results
+
+
+def _decide(ask: Ask, rows: dict, held: dict, reservations: list) -> Hold | PaymentRequired:
+    keyed = []
+    for rule in sorted(ask.rules, key=lambda r: (r.scope, r.scope_id)):
+        period = period_of(rule.period_kind, ask.now, ask.week_start)
+        key = (rule.scope, rule.scope_id, period.start)
+        row, cap = rows[key], effective_cap(rule, rows[key].carry_usd)
+        if row.spent_usd + held[key] + ask.amount > cap:
+            return PaymentRequired(
+                refusal_message(rule, cap, row.spent_usd, held[key], ask.amount, period),
+                headers={"x-gateway-cap-reset": period.end.isoformat()})
+        keyed.append(key)
+    for key in keyed:
+        held[key] += ask.amount
+    ids = tuple(rows[key].id for key in keyed)
+    hold = Hold(uuid.uuid4().hex, ids, ask.amount)
+    reservations.append({"key": hold.reservation_id, "request_id": ask.request_id,
+                         "ledger_ids": ",".join(map(str, ids)), "amount_usd": ask.amount,
+                         "created_at": ask.now})
+    return hold
+
+
+def _locked_row(conn: Connection, rule: CapRule, period: Period, now: datetime, week_start: int):
+    row = _select_row(conn, rule, period)
+    if row is None:
+        carry = carry_for(conn, rule, period, week_start)
+        insert_ignore(conn, LEDGER, dict(
+            scope=rule.scope, scope_id=rule.scope_id, period_start=period.start,
+            period_end=period.end, carry_usd=carry, spent_usd=ZERO, reserved_usd=ZERO, requests=0,
+            updated_at=now), ("scope", "scope_id", "period_start"))
+        row = _select_row(conn, rule, period)
+    return row
+
+
+def _select_row(conn: Connection, rule: CapRule, period: Period):
+    query = _ROW_LOCKED if conn.dialect.name == "postgresql" else _ROW
+    return conn.execute(query, {"scope": rule.scope, "scope_id": rule.scope_id,
+                                "start": period.start}).first()
+
+
+def carry_for(conn: Connection, rule: CapRule, period: Period, week_start: int) -> Decimal:
+    """Computed once, when the period's row is born; used only while rollover is on."""
+    before = previous_period(rule.period_kind, period, week_start)
+    prev = conn.execute(select(LEDGER.c.carry_usd, LEDGER.c.spent_usd).where(
+        LEDGER.c.scope == rule.scope, LEDGER.c.scope_id == rule.scope_id,
+        LEDGER.c.period_start == before.start)).first()
+    return carry_in(rule.cap, prev.carry_usd if prev else None, prev.spent_usd if prev else None,
+                    rule.created_at, period)
+
+
+def settle(engine: Engine, settlements: list[Settlement], now: datetime) -> None:
+    """Book a batch of finished calls in one transaction."""
+    if not settlements:
+        return
+    with engine.connect() as conn:
+        begin_write(conn)
+        try:
+            ids = [s.hold.reservation_id for s in settlements]
+            live = set(conn.execute(select(RESERVATIONS.c.key)
+                                    .where(RESERVATIONS.c.key.in_(ids))).scalars())
+            deltas: dict[int, list] = {}
+            for s in settlements:
+                # A reservation the sweeper already released must not be released twice.
+                held = s.hold.amount if s.hold.reservation_id in live else ZERO
+                for lid in s.hold.ledger_ids:
+                    d = deltas.setdefault(lid, [ZERO, ZERO, 0])
+                    d[0] += s.cost
+                    d[1] += held
+                    d[2] += 1
+            _apply(conn, deltas, now)
+            if live:
+                conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.key.in_(live)))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def _apply(conn: Connection, deltas: dict[int, list], now: datetime) -> None:
+    query = select(LEDGER.c.id, LEDGER.c.spent_usd, LEDGER.c.reserved_usd, LEDGER.c.requests) \
+        .where(LEDGER.c.id.in_(sorted(deltas))).order_by(LEDGER.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    for row in conn.execute(query).all():
+        spent, released, calls = deltas[row.id]
+        conn.execute(_BOOK, {"row_id": row.id, "spent": row.spent_usd + spent,
+                             "reserved": max(ZERO, row.reserved_usd - released),
+                             "calls": row.requests + calls, "now": now})
+
+
+def sweep(engine: Engine, older_than: datetime, now: datetime) -> int:
+    """Release reservations left by a process that died mid-call; returns how many."""
+    with engine.connect() as conn:
+        begin_write(conn)
+        try:
+            stale = conn.execute(select(RESERVATIONS)
+                                 .where(RESERVATIONS.c.created_at < older_than)).all()
+            deltas: dict[int, list] = {}
+            for r in stale:
+                for lid in (int(x) for x in r.ledger_ids.split(",") if x):
+                    deltas.setdefault(lid, [ZERO, ZERO, 0])[1] += r.amount_usd
+            if stale:
+                _apply(conn, deltas, now)
+                conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.key.in_([r.key for r in stale])))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return len(stale)
+
+
+def current_row(conn: Connection, scope: str, scope_id: int, period: Period):
+    return conn.execute(select(LEDGER).where(
+        LEDGER.c.scope == scope, LEDGER.c.scope_id == scope_id,
+        LEDGER.c.period_start == period.start)).first()

@@ -1,0 +1,96 @@
+"""Reservations off the event loop, grouped: calls that arrive while the ledger is busy are
+decided together in one transaction (`_ledger.reserve_many`: one lock, one commit), so capped
+calls cost one database round trip per batch instead of one per call, and the event loop never
+waits on the database. A lone call is decided at once (the thread wakes on each submission).
+
+A call whose client left before its reservation was decided gets its hold released right away.
+If the ledger cannot be reached, capped calls are refused with a 503 rather than let through
+unmetered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+from typing import Callable
+
+from sqlalchemy import Engine
+
+from gateway.errors import GatewayError, PaymentRequired
+from plugins.metering._ledger import Ask, Hold, reserve_many
+
+log = logging.getLogger("gateway.metering")
+MAX_BATCH = 200
+
+
+class LedgerUnavailable(GatewayError):
+    status = 503
+    error_type = "ledger_unavailable"
+
+
+class Reserver:
+    def __init__(self, engine: Engine, release: Callable[[Hold], None]) -> None:
+        self.engine = engine
+        self._release = release  # gives back a hold nobody waits for any more
+        self._pending: collections.deque = collections.deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metering-reserver", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def submit(self, ask: Ask) -> asyncio.Future:
+        """On the event loop: a future that resolves to the Hold or raises the refusal."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if self._stop.is_set():
+            future.set_exception(LedgerUnavailable("the gateway is shutting down"))
+            return future
+        self._pending.append((ask, future, loop))
+        self._wake.set()
+        return future
+
+    def _run(self) -> None:
+        while not self._stop.is_set() or self._pending:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            while self._pending:
+                batch = [self._pending.popleft()
+                         for _ in range(min(MAX_BATCH, len(self._pending)))]
+                self._decide(batch)
+
+    def _decide(self, batch: list) -> None:
+        try:
+            results = reserve_many(self.engine, [ask for ask, _, _ in batch])
+        except Exception as exc:  # the database is away: refuse, never admit unmetered
+            log.error("metering: reserving %d call(s) failed: %s", len(batch), exc)
+            results = [LedgerUnavailable("the spend ledger is unavailable, so calls under a cap "
+                                         "cannot be admitted right now; try again shortly")
+                       for _ in batch]
+        by_loop: dict = {}
+        for (_, future, loop), result in zip(batch, results):
+            by_loop.setdefault(loop, []).append((future, result))
+        for loop, pairs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(self._deliver, pairs)
+            except RuntimeError:  # that loop is closed: nobody waits, give the money back
+                self._deliver(pairs, loop_gone=True)
+
+    def _deliver(self, pairs: list, loop_gone: bool = False) -> None:
+        for future, result in pairs:
+            if loop_gone or future.cancelled():
+                if isinstance(result, Hold):
+                    self._release(result)
+            elif isinstance(result, (PaymentRequired, GatewayError)):
+                future.set_exception(result)
+            else:
+                future.set_result(result)

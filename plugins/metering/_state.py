@@ -1,0 +1,88 @@
+"""The metering state of one gateway process, kept in `ctx.extensions["metering"]`: settings, the
+caps snapshot, the response cache, the metrics registry and the background writer."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from gateway.errors import ConfigError
+from plugins.metering._cache import ResponseCache
+from plugins.metering._config import MeteringConfig, parse_metering_config
+from plugins.metering._ledger import Hold, Settlement
+from plugins.metering._log_writer import BatchWriter
+from plugins.metering._metrics import Metrics
+from plugins.metering._reserver import Reserver
+from plugins.metering._sink import Sink
+from plugins.metering._snapshot import Snapshot, load_snapshot
+
+log = logging.getLogger("gateway.metering")
+KEY = "metering"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Metering:
+    def __init__(self, ctx, clock: Callable[[], datetime] | None = None) -> None:
+        self.ctx = ctx
+        self.engine = ctx.engine
+        # Replaceable (tests move time across period boundaries); every "now" goes through it.
+        self.clock = clock or utcnow
+        self.config: MeteringConfig = parse_metering_config(ctx.config.section("metering"))
+        self.snapshot: Snapshot = load_snapshot(self.engine)
+        self.cache = ResponseCache(self.engine)
+        self.sink = Sink(self.engine, self.now, self._reservation_max_age)
+        cfg = self.config
+        self.writer = BatchWriter(self.sink.write, interval=cfg.flush_interval_ms / 1000,
+                                  max_rows=cfg.flush_rows, queue_size=cfg.queue_size,
+                                  periodic=self.sink.housekeeping, transient=transient)
+        self.metrics = Metrics(queue_depth=self.writer.depth)
+        self.reserver = Reserver(self.engine, self.release)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def _reservation_max_age(self) -> timedelta:
+        return timedelta(minutes=self.config.reservation_max_age_minutes)
+
+    def release(self, hold: Hold) -> None:
+        """Give back a hold whose call will never settle it."""
+        self.writer.put(Settlement(hold, Decimal(0)))
+
+    def start(self) -> None:
+        self.writer.start()
+        self.reserver.start()
+        self.ctx.on_change(self.reload)
+
+    def reload(self) -> None:
+        """In the watcher thread after an admin write or a model_config.yaml change. Each
+        snapshot is replaced whole, so a call sees either the old or the new one."""
+        try:
+            self.config = parse_metering_config(self.ctx.config.section("metering"))
+        except ConfigError as exc:
+            log.error("metering: keeping the previous settings: %s", exc)
+        self.snapshot = load_snapshot(self.engine)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self.writer.flush(timeout)
+
+    def stop(self) -> None:
+        self.reserver.stop()
+        self.writer.stop()
+
+
+def transient(exc: Exception) -> bool:
+    """Worth retrying: the database is unreachable, restarting or locked. Anything else (a bad
+    row) would fail again the same way."""
+    return isinstance(exc, (OperationalError, InterfaceError, ConnectionError, TimeoutError)) or \
+        bool(getattr(exc, "connection_invalidated", False))
+
+
+def state_of(ctx) -> Metering | None:
+    return ctx.extensions.get(KEY) if ctx is not None else None
