@@ -11,6 +11,15 @@ Configuration, from `Settings.from_env()` unless `test_config` gives it:
     ADMIN_TRUSTED_PROXIES   how many reverse proxies to trust for X-Forwarded-For/-Proto/-Host
                             (env GATEWAY_ADMIN_TRUSTED_PROXIES, default 0)
     LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS   the sign-in throttle (5 per 300 s per email+IP)
+    GATEWAY_SETTINGS        the gateway `Settings` (model_config.yaml path, master key for the
+                            provider credentials, Ollama URL); `Settings.from_env()` when absent
+    OLLAMA_TIMEOUT          seconds the Ollama connection test waits (default 3)
+    LIVE_REFRESH_SECONDS    how often the dashboard's live tiles refresh (default 5)
+    ROLLUP_CACHE_SECONDS    how long sums over whole past days are reused (default 60)
+    EXPORT_DIR              where user activity exports are written (default: data dir/exports)
+
+Areas (one blueprint each, see `admin_web.views`) declare who may use them with
+`admin_web.access.allow`; `access.guard` refuses everything else before any view runs.
 """
 
 from __future__ import annotations
@@ -44,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_TRUSTED_PROXIES": 0,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_WINDOW_SECONDS": 300,
+    "OLLAMA_TIMEOUT": 3.0,
+    "LIVE_REFRESH_SECONDS": 5,
+    "ROLLUP_CACHE_SECONDS": 60,
 }
 
 csrf = CSRFProtect()
@@ -57,6 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None, *,
     if not {"DATABASE_URL", "SECRET_KEY"} <= overrides.keys():
         app.config.from_mapping(config_from_settings(settings or Settings.from_env()))
     app.config.from_mapping(overrides)
+    if settings is not None:
+        app.config["GATEWAY_SETTINGS"] = settings
     app.config["SESSION_COOKIE_SECURE"] = bool(app.config["ADMIN_SECURE_COOKIES"])
     _init_extensions(app)
     return app
@@ -68,6 +82,7 @@ def config_from_settings(settings: Settings, env: dict[str, str] | None = None) 
     if not proxies.isdigit():
         raise ConfigError(f"GATEWAY_ADMIN_TRUSTED_PROXIES must be a whole number, got {proxies!r}")
     return {
+        "GATEWAY_SETTINGS": settings,
         "DATABASE_URL": settings.database_url,
         "SECRET_KEY": flask_secret_key(settings.secret_key()),
         "ADMIN_SECURE_COOKIES": env.get("GATEWAY_ADMIN_SECURE_COOKIES", "").lower() in _TRUE,
@@ -81,7 +96,8 @@ def flask_secret_key(master_key: bytes) -> str:
 
 
 def _init_extensions(app: Flask) -> None:
-    from admin_web import auth, db, home, security
+    from admin_web import access, auth, db, fmt, home, security
+    from admin_web.views import BLUEPRINTS
 
     for key in ("DATABASE_URL", "SECRET_KEY"):
         if not app.config.get(key):
@@ -93,8 +109,10 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     security.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(home.bp)
+    access.init_app(app)
+    fmt.init_app(app)
+    for blueprint in (auth.bp, home.bp, *BLUEPRINTS):
+        app.register_blueprint(blueprint)
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None:

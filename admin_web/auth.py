@@ -6,8 +6,17 @@ import functools
 import secrets
 from typing import Any
 
-from flask import (Blueprint, Flask, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -16,6 +25,7 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from admin_web.access import public
 from admin_web.db import get_db
 from admin_web.security import LoginThrottle, safe_next
 from gateway.db.models import User
@@ -78,6 +88,7 @@ def load_user(user_id: str) -> LoginUser | None:
 
 
 @bp.route("/login", methods=("GET", "POST"))
+@public
 def login() -> Response | tuple[str, int] | str:
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
@@ -125,6 +136,7 @@ def _decoy_hash() -> str:
 
 
 @bp.post("/logout")
+@public
 def logout() -> Response:
     logout_user()
     session.clear()

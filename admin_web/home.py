@@ -1,15 +1,17 @@
-"""The landing page (`/`, a placeholder until the full dashboard) and `/healthz`."""
+"""The landing page (`/`: the dashboard for admins, "My dashboard" for members), `/healthz`
+and the error pages."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
-from flask_login import login_required
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from admin_web.access import EVERYONE, MEMBER, allow, public
 from admin_web.db import get_db
 
 bp = Blueprint("home", __name__)
@@ -19,12 +21,15 @@ CSRF_MESSAGE = ("The form expired or did not come from this site. Go back, reloa
 
 
 @bp.get("/")
-@login_required
+@allow(*EVERYONE)
 def index() -> str:
-    return render_template("home.html")
+    from admin_web.views import dashboard, me
+
+    return me.render() if current_user.role == MEMBER else dashboard.render()
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> tuple[Response, int]:
     try:
         get_db().execute(text("SELECT 1"))

@@ -1,0 +1,137 @@
+"""DLP: redactions and bypasses of the last 24 hours, the protected scopes (organizations and
+apps) with their rules, and recent activity. Events carry counts, sizes and keyed hashes only,
+never a raw value. An org admin sees and configures their organization and its apps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from admin_web import ops
+from admin_web.access import ORG_ADMIN, SUPER, allow, check_org, is_super, org_scope
+from admin_web.db import get_db
+from admin_web.sources import api
+from admin_web.writes import attempt, checkbox
+from gateway.db.models import App, Organization
+
+bp = Blueprint("dlp", __name__, url_prefix="/dlp")
+RECENT = 50
+
+
+def scoped_counters(session: Session, org_id: int) -> dict[str, int]:
+    from plugins.dlp._models import DlpEvent
+
+    since = datetime.now(timezone.utc) - timedelta(hours=24)
+    recent = (DlpEvent.created_at >= since, DlpEvent.org_id == org_id)
+    redactions = session.scalar(select(func.coalesce(func.sum(DlpEvent.match_count), 0))
+                                .where(*recent, DlpEvent.kind == "redaction"))
+    bypasses = session.scalar(select(func.count()).where(*recent, DlpEvent.kind == "bypass"))
+    org = session.get(Organization, org_id)
+    apps = session.scalar(select(func.count()).select_from(App)
+                          .where(App.org_id == org_id, App.dlp_enabled))
+    return {"redactions_24h": int(redactions or 0), "bypasses_24h": int(bypasses or 0),
+            "orgs_protected": int(bool(org and org.dlp_enabled)), "apps_protected": int(apps or 0)}
+
+
+def recent_events(session: Session, *, kind: str | None = None,
+                  scope_id: int | None = None) -> list[Any]:
+    from plugins.dlp._models import DlpEvent
+
+    query = select(DlpEvent).order_by(DlpEvent.created_at.desc(), DlpEvent.id.desc()).limit(RECENT)
+    if org_scope() is not None:
+        query = query.where(DlpEvent.org_id == org_scope())
+    if kind is not None:
+        query = query.where(DlpEvent.scope_kind == kind, DlpEvent.scope_id == scope_id)
+    return list(session.scalars(query))
+
+
+def visible_scopes(session: Session, dlp: Any) -> list[dict[str, Any]]:
+    """Every protected scope or scope with events that this admin may see, with its rule count."""
+    app_orgs = dict(session.execute(select(App.id, App.org_id)).all())
+    names = {("org", i): n for i, n in session.execute(select(Organization.id, Organization.name))}
+    names.update({("app", i): n for i, n in session.execute(select(App.id, App.name))})
+    rows = []
+    for scope in dlp.last_activity(session):
+        kind, sid = scope["scope_kind"], scope["scope_id"]
+        owner = sid if kind == "org" else app_orgs.get(sid)
+        if not is_super() and owner != org_scope():
+            continue
+        if scope["scope_slug"] is None or (kind, sid) not in names:
+            continue  # deleted since: its events stay in the audit trail below
+        rules = dlp.list_rules(session, **{kind: scope["scope_slug"]})
+        rows.append(dict(scope, name=names[(kind, sid)],
+                         rules_enabled=sum(r["enabled"] for r in rules), rules_total=len(rules)))
+    return rows
+
+
+@bp.get("/")
+@allow(SUPER, ORG_ADMIN)
+def index() -> str:
+    dlp = api("dlp")
+    if dlp is None:
+        return render_template("dlp.html", available=False)
+    session = get_db()
+    counters = dlp.counters(session) if is_super() else scoped_counters(session, org_scope())
+    return render_template("dlp.html", available=True, counters=counters,
+                           scopes=visible_scopes(session, dlp), events=recent_events(session))
+
+
+def scope_or_404(kind: str, slug: str) -> Organization | App | None:
+    """The organization or app a DLP URL names; None for the gateway-wide defaults."""
+    if kind == "global" and is_super():
+        return None
+    model = {"org": Organization, "app": App}.get(kind)
+    if model is None:
+        abort(404)
+    row = get_db().scalar(select(model).where(model.slug == slug))
+    if row is None:
+        abort(404)
+    check_org(row.id if kind == "org" else row.org_id)
+    return row
+
+
+@bp.get("/<kind>/<slug>")
+@allow(SUPER, ORG_ADMIN)
+def scope(kind: str, slug: str) -> str:
+    dlp = api("dlp")
+    if dlp is None:
+        abort(404)
+    row = scope_or_404(kind, slug)
+    session = get_db()
+    rules = dlp.list_rules(session, **({kind: slug} if row is not None else {}))
+    events = recent_events(session, kind=kind, scope_id=row.id) if row is not None else []
+    return render_template("dlp_scope.html", kind=kind, slug=slug, row=row, rules=rules,
+                           events=events)
+
+
+@bp.post("/<kind>/<slug>/rules")
+@allow(SUPER, ORG_ADMIN)
+def save_rules(kind: str, slug: str) -> Response:
+    dlp = api("dlp")
+    if dlp is None:
+        abort(404)
+    row = scope_or_404(kind, slug)
+    target = {kind: slug} if row is not None else {}
+    current = {r["rule"]: r["enabled"] for r in dlp.list_rules(get_db(), **target)}
+    wanted = set(request.form.getlist("rule"))
+    enable = sorted(r for r, on in current.items() if r in wanted and not on)
+    disable = sorted(r for r, on in current.items() if r not in wanted and on)
+    attempt(lambda s: dlp.set_rules(s, enable=enable, disable=disable, **target),
+            f"Rules saved: {len(enable)} turned on, {len(disable)} turned off.")
+    return redirect(url_for("dlp.scope", kind=kind, slug=slug))
+
+
+@bp.post("/<kind>/<slug>/protect")
+@allow(SUPER, ORG_ADMIN)
+def protect(kind: str, slug: str) -> Response:
+    row = scope_or_404(kind, slug)
+    if row is None:
+        abort(404)
+    on = checkbox("on")
+    attempt(lambda s: ops.set_dlp(s, row, on), f"DLP {'on' if on else 'off'} for {slug}.")
+    return redirect(url_for("dlp.scope", kind=kind, slug=slug))

@@ -1,0 +1,61 @@
+"""Per-User Usage: calls, tokens and cost per user in a period (from the metering rollups), one
+user's breakdown by model, and the way to their activity export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy import select
+
+from admin_web import rollups
+from admin_web.access import ORG_ADMIN, SUPER, allow, check_org, org_scope
+from admin_web.db import get_db
+from admin_web.periods import parse_period
+from admin_web.sources import api
+from admin_web.views.dashboard import day_cache
+from gateway.db.models import User
+
+bp = Blueprint("usage", __name__, url_prefix="/usage")
+MAX_USERS = 1000
+
+
+@bp.get("/")
+@allow(SUPER, ORG_ADMIN)
+def index() -> str:
+    queries = api("metering")
+    period = parse_period(request.args, default="30d")
+    if queries is None:
+        return render_template("usage.html", available=False, period=period, extra={})
+    session, now = get_db(), datetime.now(timezone.utc)
+    focus = _focus_user(request.args.get("user", ""))
+    if focus is not None:
+        detail = rollups.user_usage(session, focus.id, period.start, period.end, now)
+        return render_template("usage.html", available=True, period=period, focus=focus,
+                               detail=detail, extra={"user": focus.id})
+    spent = {row["user_id"]: row for row in rollups.top_users(
+        session, period.start, period.end, now, MAX_USERS, org_scope(), cache=day_cache())}
+    people = select(User).order_by(User.name).limit(MAX_USERS)
+    if org_scope() is not None:
+        people = people.where(User.org_id == org_scope())
+    users = list(session.scalars(people))
+    known = {u.id for u in users}
+    extra = list(session.scalars(select(User).where(User.id.in_(set(spent) - known)))) \
+        if set(spent) - known else []
+    rows = [(u, spent.get(u.id)) for u in users + extra]
+    rows.sort(key=lambda pair: (-(pair[1]["cost_usd"] if pair[1] else 0),
+                                -(pair[1]["requests"] if pair[1] else 0), pair[0].name))
+    return render_template("usage.html", available=True, period=period, rows=rows,
+                           extra={}, truncated=len(users) >= MAX_USERS)
+
+
+def _focus_user(text: str) -> User | None:
+    if not text:
+        return None
+    if not text.isdigit():
+        abort(404)
+    user = get_db().get(User, int(text))
+    if user is None:
+        abort(404)
+    check_org(user.org_id)
+    return user
