@@ -85,6 +85,10 @@ class Route:
 
 @dataclass(slots=True)
 class Usage:
+    """Tokens of one call. `input_tokens` counts every input token, cached ones included (OpenAI's
+    convention); `cached_input_tokens` and `cache_write_tokens` are the parts of it read from and
+    written to the provider's prompt cache. `estimated` marks counts the gateway had to estimate."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0

@@ -150,7 +150,11 @@ class ApiKey(Base):
 
 class RequestLog(Base):
     __tablename__ = "request_logs"
-    __table_args__ = (Index("ix_request_logs_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_request_logs_user_id_created_at", "user_id", "created_at"),
+        # an org admin's log page filters on the org and pages by time
+        Index("ix_request_logs_org_id_created_at", "org_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
