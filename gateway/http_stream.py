@@ -40,6 +40,7 @@ from gateway.pipeline import new_request_id
 CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
 _STALE_MESSAGES = ("server closed connection", "HTTP/1 protocol error", "unexpected server response")
 _MAX_ERROR_BODY = 64 * 1024
+_TICK = 1.0  # longest a deadline wakeup sleeps before re-arming
 
 
 class GatewayHttpStream(HttpStream):
@@ -47,6 +48,7 @@ class GatewayHttpStream(HttpStream):
     _gw_stale = 0
     _gw_waiting: object | None = None  # the wakeup command guarding the current attempt
     _gw_last_data = 0.0
+    _gw_deadline = 0.0  # first-byte deadline of the current attempt (monotonic)
     _gw_error_buf: bytearray | None = None
     _gw_retry: object | None = None  # the wakeup that sends the next attempt
 
@@ -111,9 +113,16 @@ class GatewayHttpStream(HttpStream):
             self._gw_forget_failed_connection(address)
         if ok and self.flow.metadata.get(CALL) is not None:
             settings = self.flow.metadata[ADDON].pipeline.ctx.settings
-            self._gw_waiting = commands.RequestWakeup(settings.first_byte_timeout)
-            yield self._gw_waiting
+            self._gw_deadline = time.monotonic() + settings.first_byte_timeout
+            yield from self._gw_arm(settings.first_byte_timeout)
         return ok
+
+    def _gw_arm(self, remaining: float):
+        """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is an asyncio task
+        until it fires, and one 120-second task per request would pile up tens of thousands of
+        them under load (memory and collector time). Short ticks re-arm while still waiting."""
+        self._gw_waiting = commands.RequestWakeup(max(0.0, min(remaining, _TICK)))
+        yield self._gw_waiting
 
     def _gw_forget_failed_connection(self, address) -> None:
         """mitmproxy keeps a failed upstream connection in the client connection's table and
@@ -135,6 +144,10 @@ class GatewayHttpStream(HttpStream):
         settings = addon.pipeline.ctx.settings
         if event.command is self._gw_waiting and not self._gw_headers_sent \
                 and self.server_state == self.state_wait_for_response_headers:
+            remaining = self._gw_deadline - time.monotonic()
+            if remaining > 0:
+                yield from self._gw_arm(remaining)
+                return
             self._gw_waiting = None
             yield from self._gw_abort_upstream()
             failure = Failure("timeout", f"no answer within {settings.first_byte_timeout:g}s")
@@ -147,8 +160,7 @@ class GatewayHttpStream(HttpStream):
         elif event.command is self._gw_waiting and self.server_state == self.state_stream_response_body:
             idle = time.monotonic() - self._gw_last_data
             if idle < settings.chunk_timeout:
-                self._gw_waiting = commands.RequestWakeup(settings.chunk_timeout - idle + 0.01)
-                yield self._gw_waiting
+                yield from self._gw_arm(settings.chunk_timeout - idle + 0.01)
                 return
             yield from self._gw_abort_upstream()
             yield from self._gw_end_stream_with_error(call, UpstreamError(
@@ -184,8 +196,7 @@ class GatewayHttpStream(HttpStream):
         self._gw_last_data = time.monotonic()
         if self._gw_waiting is None and self.flow.metadata.get(CALL) is not None:
             settings = self.flow.metadata[ADDON].pipeline.ctx.settings
-            self._gw_waiting = commands.RequestWakeup(settings.chunk_timeout)
-            yield self._gw_waiting
+            yield from self._gw_arm(settings.chunk_timeout)
         yield from super().state_stream_response_body(event)
 
     # -- retry before the first byte ----------------------------------------------------------

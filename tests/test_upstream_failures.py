@@ -156,3 +156,20 @@ def test_a_provider_that_comes_back_is_reached_on_the_same_client_connection(gat
             resp = client.post(gw.url + "/v1/messages", json=body)
             assert resp.status_code == 200, resp.text
             assert resp.json()["content"][0]["text"] == "echo: hello"
+
+
+def test_deadlines_longer_than_the_wakeup_tick_are_kept(gateway_factory):
+    """Deadline wakeups sleep at most a second and re-arm; the deadline itself must not drift."""
+    gw = gateway_factory(GATEWAY_FIRST_BYTE_TIMEOUT="2.2", GATEWAY_CHUNK_TIMEOUT="1.6")
+    start = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as err:
+        gw.openai().chat.completions.create(model="openai/mock-stall", messages=MSG)
+    assert err.value.status_code == 504
+    assert 2.1 < time.monotonic() - start < 4.5
+    stream = gw.openai().chat.completions.create(model="openai/mock-stall-body", messages=MSG,
+                                                 stream=True)
+    start = time.monotonic()
+    with pytest.raises(openai.APIError):
+        for _ in stream:
+            pass
+    assert 1.5 < time.monotonic() - start < 4
