@@ -66,7 +66,8 @@ class ResponseCache:
         self._bytes = 0
         self._lock = threading.Lock()  # the writer thread never touches it, but tests may
 
-    def get(self, key: str, now: datetime) -> CachedAnswer | None:
+    def get_memory(self, key: str, now: datetime) -> CachedAnswer | None:
+        """The in-process copy only: safe on the event loop."""
         with self._lock:
             hit = self._l1.get(key)
             if hit is not None:
@@ -74,6 +75,13 @@ class ResponseCache:
                     self._l1.move_to_end(key)
                     return hit[1]
                 self._forget(key)
+        return None
+
+    def get(self, key: str, now: datetime) -> CachedAnswer | None:
+        """Memory, then the database (blocking: call it from a worker thread)."""
+        hit = self.get_memory(key, now)
+        if hit is not None:
+            return hit
         with self.engine.connect() as conn:
             row = conn.execute(select(CACHE.c.status, CACHE.c.content_type, CACHE.c.body,
                                       CACHE.c.expires_at)

@@ -5,6 +5,8 @@ reservation, awaited) or in the writer thread (everything else, never awaited)."
 
 from __future__ import annotations
 
+import asyncio
+
 from decimal import Decimal
 
 from gateway.call import ApiFormat, Attempt, CachedAnswer, Call, Endpoint, Usage
@@ -99,7 +101,17 @@ def cache_lookup(state: Metering, call: Call, attempt: Attempt) -> CachedAnswer 
     if scope is None or not scope.cache_ttl or not _cache.eligible(call):
         return None
     state.metrics.cache_lookup(attempt.route.model, attempt.provider.name)
-    hit = state.cache.get(_cache.cache_key(call, attempt), state.now())
+    key, now = _cache.cache_key(call, attempt), state.now()
+    hit = state.cache.get_memory(key, now)
+    if hit is not None:
+        return hit
+    return _cache_lookup_db(state, call, key, now)  # an awaitable: the core awaits it
+
+
+async def _cache_lookup_db(state: Metering, call: Call, key: str, now) -> CachedAnswer | None:
+    """Entries another process stored: a database read, kept off the event loop."""
+    loop = asyncio.get_running_loop()
+    hit = await loop.run_in_executor(call.ctx.executor, state.cache.get, key, now)
     if hit is None:
         call.scratch["cache.store"] = True
     return hit
