@@ -129,10 +129,12 @@ class GatewayAddon:
             return  # read whole: mapped to the client's error shape in `response`
         filters = self.hooks.response_filters(call, attempt)
         flow.metadata[FILTERS] = filters
-        if "text/event-stream" in resp.headers.get("content-type", ""):
+        ctype = resp.headers.get("content-type", "")
+        if "text/event-stream" in ctype or "ndjson" in ctype:
             relay = StreamRelay(call, filters, lambda: None,
                                 lambda exc: sse_error(call.api_format, InternalError(
-                                    f"internal gateway error (request id {call.request_id})")))
+                                    f"internal gateway error (request id {call.request_id})")),
+                                ndjson="ndjson" in ctype)
             if call.scratch.get("cache.store") and not call.cache_hit:
                 relay.capture = bytearray()
             flow.metadata[RELAY] = relay

@@ -19,10 +19,14 @@ _OPENAI_CODES = {401: "invalid_api_key", 402: "insufficient_quota", 404: "model_
 
 
 def format_for_path(path: str) -> ApiFormat:
+    if path.startswith("/api/"):
+        return ApiFormat.OLLAMA
     return ApiFormat.ANTHROPIC if path.startswith("/v1/messages") else ApiFormat.OPENAI
 
 
 def error_payload(fmt: ApiFormat, status: int, message: str, error_type: str | None = None) -> dict:
+    if fmt is ApiFormat.OLLAMA:
+        return {"error": message}  # Ollama's own shape (its clients read `error`)
     if fmt is ApiFormat.ANTHROPIC:
         etype = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return {"type": "error", "error": {"type": etype, "message": message}}
@@ -37,6 +41,8 @@ def error_body(fmt: ApiFormat, error: GatewayError) -> bytes:
 def sse_error(fmt: ApiFormat, error: GatewayError) -> bytes:
     """An error delivered inside an already-started stream (both SDKs raise on it)."""
     payload = json.dumps(error_payload(fmt, error.status, error.message, error.error_type))
+    if fmt is ApiFormat.OLLAMA:
+        return payload.encode() + b"\n"  # one more NDJSON line
     if fmt is ApiFormat.ANTHROPIC:
         return f"event: error\ndata: {payload}\n\n".encode()
     return f"data: {payload}\n\n".encode()

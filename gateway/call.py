@@ -19,6 +19,7 @@ class ApiFormat(str, enum.Enum):
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
+    OLLAMA = "ollama"  # Ollama's native API (/api/chat …): NDJSON streams, served by Ollama only
 
 
 class Endpoint(str, enum.Enum):
@@ -29,11 +30,16 @@ class Endpoint(str, enum.Enum):
     EMBEDDINGS = "/v1/embeddings"
     MESSAGES = "/v1/messages"
     COUNT_TOKENS = "/v1/messages/count_tokens"
+    OLLAMA_CHAT = "/api/chat"
+    OLLAMA_GENERATE = "/api/generate"
+    OLLAMA_EMBED = "/api/embed"
 
     @property
     def api_format(self) -> ApiFormat:
         if self in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS):
             return ApiFormat.ANTHROPIC
+        if self.value.startswith("/api/"):
+            return ApiFormat.OLLAMA
         return ApiFormat.OPENAI
 
 
@@ -71,6 +77,10 @@ class Provider:
     @property
     def wire_format(self) -> ApiFormat:
         return ApiFormat.ANTHROPIC if self.kind == "anthropic" else ApiFormat.OPENAI
+
+    def speaks(self, fmt: ApiFormat) -> bool:
+        """Ollama serves its native API besides the OpenAI-compatible one."""
+        return fmt is self.wire_format or (fmt is ApiFormat.OLLAMA and self.kind == "ollama")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 hookimpl = pluggy.HookimplMarker("llm_gateway")
 
 # A bare name the catalog does not list goes to the provider of the API the client speaks.
-_NATIVE_PROVIDER = {Endpoint.MESSAGES: "anthropic", Endpoint.COUNT_TOKENS: "anthropic"}
+_NATIVE_PROVIDER = {Endpoint.MESSAGES: "anthropic", Endpoint.COUNT_TOKENS: "anthropic",
+                    Endpoint.OLLAMA_CHAT: "ollama", Endpoint.OLLAMA_GENERATE: "ollama",
+                    Endpoint.OLLAMA_EMBED: "ollama"}
 
 
 class CoreHooks:

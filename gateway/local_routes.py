@@ -38,10 +38,12 @@ class LocalRoutes:
         if path == "/healthz" and req.method == "GET":
             return 200, "application/json", b'{"status":"ok"}'
         principal = await self._principal(req.headers, request_id)
-        if path == "/v1/models" and req.method == "GET":
+        if path in ("/v1/models", "/api/tags") and req.method == "GET":
             if principal is None:
                 raise AuthenticationFailed("missing or invalid API key")
             models = self.hooks.list_models(principal, self.pipeline.ctx)
+            if path == "/api/tags":
+                return 200, "application/json", ollama_tags_body(models)
             return 200, "application/json", models_body(models, fmt)
         local = LocalRequest(method=req.method, path=path, headers=req.headers,
                              body=req.get_content(strict=False) or b"", request_id=request_id,
@@ -61,6 +63,13 @@ class LocalRoutes:
             return await self.hooks.authenticate(probe, credential)
         except GatewayError:
             return None
+
+
+def ollama_tags_body(models: list[ModelInfo]) -> bytes:
+    """`GET /api/tags` for Ollama's own clients: the catalog's ollama/* models, bare names."""
+    names = [m.id.split("/", 1)[1] for m in models if m.id.startswith("ollama/")]
+    return json.dumps({"models": [{"name": n, "model": n, "modified_at": _EPOCH_ISO, "size": 0,
+                                   "digest": "", "details": {}} for n in names]}).encode()
 
 
 def models_body(models: list[ModelInfo], fmt: ApiFormat) -> bytes:

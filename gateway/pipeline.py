@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Any, Mapping
 
-from gateway.call import Attempt, Call, Endpoint, Failure
+from gateway.call import ApiFormat, Attempt, Call, Endpoint, Failure
 from gateway.context import GatewayContext
 from gateway.errors import (AuthenticationFailed, BadRequest, GatewayError, NotFound,
                             UpstreamError)
@@ -69,7 +69,8 @@ class Pipeline:
     def _read_options(self, call: Call) -> None:
         body, headers = call.body, call.headers
         call.requested_model = body["model"]
-        call.stream = bool(body.get("stream", False))
+        # Ollama's native API streams unless told not to; the others only when asked.
+        call.stream = bool(body.get("stream", call.api_format is ApiFormat.OLLAMA))
         call.agent_id = headers.get("x-agent-id") or None
         if call.requested_model.startswith("agent/"):
             call.agent_id = call.requested_model[len("agent/"):] or call.agent_id
@@ -92,10 +93,10 @@ class Pipeline:
         attempt = Attempt(number=len(call.attempts) + 1, route=route, provider=provider,
                           path="", body=body, wire_format=call.api_format)
         call.attempts.append(attempt)
-        if provider.wire_format is call.api_format:
+        if provider.speaks(call.api_format):
             attempt.path = upstream_path(provider, call.endpoint)
         self.hooks.prepare_attempt(call, attempt)
-        if attempt.wire_format is not provider.wire_format or not attempt.path:
+        if not provider.speaks(attempt.wire_format) or not attempt.path:
             raise BadRequest(
                 f"model {route.model!r} is served by the {provider.wire_format.value} API and this "
                 f"call uses the {call.api_format.value} API; no plugin translated it")

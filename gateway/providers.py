@@ -33,6 +33,11 @@ def configured_providers(config: ModelConfig, env: dict[str, str] | None = None)
 
 def upstream_path(provider: Provider, endpoint: Endpoint) -> str:
     """The path (appended to the base URL) for an endpoint on this provider's wire format."""
+    if endpoint.api_format is ApiFormat.OLLAMA:
+        if provider.kind != "ollama":
+            raise BadRequest(f"the Ollama native API ({endpoint.value}) is served by Ollama "
+                             f"providers only, not by {provider.name!r}")
+        return endpoint.value  # Ollama's base URL is the server root
     if provider.wire_format is ApiFormat.ANTHROPIC:
         if endpoint not in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS):
             raise BadRequest(f"provider {provider.name!r} speaks the Anthropic API, which has no "

@@ -26,6 +26,10 @@ def parse_event(block: bytes) -> SSEEvent:
     return SSEEvent("\n".join(data), event, raw=block + b"\n\n")
 
 
+def _ndjson_line(line: bytes) -> SSEEvent:
+    return SSEEvent(line.decode("utf-8", "replace"), None, raw=line + b"\n")
+
+
 def run_chain(filters: list[ResponseFilter], events: Iterable[SSEEvent], start: int = 0) -> list[SSEEvent]:
     out = list(events)
     for f in filters[start:]:
@@ -55,8 +59,12 @@ class StreamRelay:
     """Stateful per-response chunk handler; `on_error(exc)` returns bytes that end the stream."""
 
     def __init__(self, call: Call, filters: list[ResponseFilter],
-                 on_first_chunk: Callable[[], None], on_error: Callable[[Exception], bytes]) -> None:
+                 on_first_chunk: Callable[[], None], on_error: Callable[[Exception], bytes],
+                 ndjson: bool = False) -> None:
         self.call = call
+        # Ollama's native API streams one JSON object per line; each line is one event.
+        self.ndjson = ndjson
+        self._sep = b"\n" if ndjson else b"\n\n"
         self.filters = filters
         self._buf = b""
         self._first = on_first_chunk
@@ -95,18 +103,22 @@ class StreamRelay:
         buf = self._buf + chunk
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
-        *blocks, self._buf = buf.split(b"\n\n")
+        *blocks, self._buf = buf.split(self._sep)
         if not blocks:
             return b""
-        events = [parse_event(b) for b in blocks if b.strip()]
-        return b"".join(ev.encode() for ev in run_chain(self.filters, events))
+        parse = _ndjson_line if self.ndjson else parse_event
+        events = [parse(b) for b in blocks if b.strip()]
+        return b"".join(self._encode(ev) for ev in run_chain(self.filters, events))
+
+    def _encode(self, event: SSEEvent) -> bytes:
+        return (event.data + "\n").encode() if self.ndjson else event.encode()
 
     def _finish(self, complete: bool) -> bytes:
         self.finished = True
         out = b""
         if self._buf.strip():
-            out = self._events(b"\n\n")
-        return out + b"".join(ev.encode() for ev in end_chain(self.filters, complete))
+            out = self._events(self._sep)
+        return out + b"".join(self._encode(ev) for ev in end_chain(self.filters, complete))
 
     def abort(self) -> bytes:
         """The stream was cut short (upstream timeout); let filters flush what they hold."""

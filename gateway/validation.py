@@ -39,6 +39,9 @@ _REQUIRED: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COUNT_TOKENS: ("model", "messages"),
     Endpoint.EMBEDDINGS: ("model", "input"),
     Endpoint.RESPONSES: ("model",),
+    Endpoint.OLLAMA_CHAT: ("model", "messages"),
+    Endpoint.OLLAMA_GENERATE: ("model",),
+    Endpoint.OLLAMA_EMBED: ("model", "input"),
 }
 
 

@@ -166,7 +166,23 @@ def _messages(slots: Slots, body: dict) -> None:
     slots.tools(body.get("tools"))
 
 
+def _ollama_chat(slots: Slots, body: dict) -> None:
+    for msg in body.get("messages") or ():
+        if isinstance(msg, dict):
+            slots.content(msg, "content")
+    slots.tools(body.get("tools"))
+
+
+def _ollama_generate(slots: Slots, body: dict) -> None:
+    for key in ("prompt", "system"):
+        if isinstance(body.get(key), str):
+            slots.text(body, key)
+
+
 COLLECTORS: dict[Endpoint, Callable[[Slots, dict], None]] = {
+    Endpoint.OLLAMA_CHAT: _ollama_chat,
+    Endpoint.OLLAMA_GENERATE: _ollama_generate,
+    Endpoint.OLLAMA_EMBED: _embeddings,
     Endpoint.CHAT: _chat,
     Endpoint.RESPONSES: _responses,
     Endpoint.EMBEDDINGS: _embeddings,

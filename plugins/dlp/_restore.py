@@ -98,6 +98,8 @@ class RestoreFilter(ResponseFilter):
             if kind.startswith("response."):
                 return _responses_event(self, event, data, kind)
             return _anthropic_event(self, event, data, kind)
+        if "done" in data and ("message" in data or "response" in data):
+            return _ollama_line(self, event, data)
         return _whole(self, event, data)
 
     def on_end(self, complete: bool) -> Iterable[SSEEvent]:
@@ -107,6 +109,28 @@ class RestoreFilter(ResponseFilter):
 def _whole(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEvent]:
     if f.ph.max_len and "[" in event.data:
         restore_tree(data, f.ph)
+        event.touch()
+    return (event,)
+
+
+# -- Ollama's native NDJSON lines ----------------------------------------------------------------
+
+def _ollama_line(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEvent]:
+    chat = isinstance(data.get("message"), dict)
+    holder, key = (data["message"], "content") if chat else (data, "response")
+    if not isinstance(holder.get(key), str):
+        return _whole(f, event, data)
+    envelope = {k: v for k, v in data.items() if k in ("model", "created_at")}
+
+    def make(text: str) -> SSEEvent:
+        part = {"message": {"role": "assistant", "content": text}} if chat else {"response": text}
+        return SSEEvent.from_json({**envelope, **part, "done": False})
+
+    text = f.feed(("ollama",), holder[key], False, make)
+    if data.get("done"):
+        text += f.take(("ollama",))
+    if text != holder[key]:
+        holder[key] = text
         event.touch()
     return (event,)
 

@@ -58,6 +58,14 @@ def usage_from_anthropic(raw: Any, into: Usage | None = None) -> Usage | None:
     return usage
 
 
+def usage_from_ollama(raw: Any) -> Usage | None:
+    """Ollama's native API: counts on the final (`done`) object."""
+    if not isinstance(raw, dict) or not ("prompt_eval_count" in raw or "eval_count" in raw):
+        return None
+    return Usage(input_tokens=_int(raw.get("prompt_eval_count")),
+                 output_tokens=_int(raw.get("eval_count")))
+
+
 def normalised(usage: Usage, anthropic: bool) -> Usage:
     if not anthropic:
         return usage
@@ -88,6 +96,7 @@ class UsageReader(ResponseFilter):
     def __init__(self, call: Call, strip_usage_chunk: bool = False, keep_text: bool = False) -> None:
         self.call = call
         self.anthropic = call.api_format is ApiFormat.ANTHROPIC
+        self.ollama = call.api_format is ApiFormat.OLLAMA
         self.strip_usage_chunk = strip_usage_chunk
         self.raw: Usage | None = None
         self.final = False  # the provider's closing usage arrived
@@ -100,12 +109,14 @@ class UsageReader(ResponseFilter):
     def on_json(self, body: Any) -> Any:
         if isinstance(body, dict):
             raw = body.get("usage")
-            usage = usage_from_anthropic(raw) if self.anthropic else usage_from_openai(raw)
+            usage = (usage_from_ollama(body) if self.ollama else usage_from_anthropic(raw)
+                     if self.anthropic else usage_from_openai(raw))
             if usage is not None:
                 self.raw, self.final = usage, True
                 self.call.usage = normalised(usage, self.anthropic)
             else:  # no usage in the answer: measure its text for the estimate
-                self.chars = text_length([body.get(k) for k in ("choices", "content", "output")])
+                self.chars = text_length([body.get(k) for k in ("choices", "content", "output",
+                                                                 "message", "response")])
             if self.parts is not None:
                 self.answer_json = body
         return body
@@ -116,6 +127,9 @@ class UsageReader(ResponseFilter):
             return (event,)
         if self.anthropic:
             self._anthropic_event(data)
+            return (event,)
+        if self.ollama:
+            self._ollama_line(data)
             return (event,)
         if data.get("usage"):
             self.raw, self.final = usage_from_openai(data["usage"]), True
@@ -147,6 +161,12 @@ class UsageReader(ResponseFilter):
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
             self._seen(delta.get("text") or delta.get("partial_json") or delta.get("thinking"))
+
+    def _ollama_line(self, data: dict) -> None:
+        message = data.get("message")
+        self._seen(message.get("content") if isinstance(message, dict) else data.get("response"))
+        if data.get("done"):
+            self.raw, self.final = usage_from_ollama(data), True
 
     def _openai_text(self, data: dict) -> None:
         for choice in data.get("choices") or ():

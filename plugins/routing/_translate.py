@@ -30,13 +30,17 @@ def _keepalive() -> SSEEvent:
 
 
 def needs_translation(call: Call, attempt: Attempt) -> bool:
-    return attempt.provider.wire_format is not call.api_format
+    return not attempt.provider.speaks(call.api_format)
 
 
 def prepare(call: Call, attempt: Attempt) -> None:
     """Rewrite `attempt` (a same-format copy of the client's body) into the provider's format."""
     provider = attempt.provider
     model = attempt.route.upstream_model
+    if call.api_format is ApiFormat.OLLAMA:
+        raise BadRequest(f"{call.endpoint.value} is the Ollama native API, served by Ollama "
+                         f"providers only, not by {attempt.route.model!r}; use "
+                         f"/v1/chat/completions for that model")
     if provider.wire_format is ApiFormat.ANTHROPIC:
         if call.endpoint is not Endpoint.CHAT:
             raise BadRequest(f"{call.endpoint.value} cannot be served by {attempt.route.model!r}: "
