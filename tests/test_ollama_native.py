@@ -99,3 +99,22 @@ def test_dlp_restore_of_ndjson_lines_for_any_split():
                 out.append(json.loads(ev.data)["message"]["content"])
         out += [json.loads(ev.data)["message"]["content"] for ev in f.on_end(True)]
         assert "".join(out) == "echo: write to jane.doe@example.com today"
+
+
+def test_dlp_scans_ollama_tool_call_arguments(gateway):
+    from plugins.dlp import admin_api
+
+    with gateway.ctx.sessions() as s:
+        admin_api.set_enabled(s, True, org="acme")
+        s.commit()
+    gateway.ctx.poll_once()
+    history = [
+        {"role": "user", "content": "look him up"},
+        {"role": "assistant", "content": "", "tool_calls": [{"function": {
+            "name": "lookup", "arguments": {"who": {"email": "john.roe@example.org"}}}}]},
+        {"role": "tool", "content": "found"},
+        {"role": "user", "content": "thanks"},
+    ]
+    client(gateway).chat(model="llama3.2", messages=history)
+    sent = gateway.mock.state.requests[-1]["body"]["messages"][1]["tool_calls"][0]
+    assert sent["function"]["arguments"] == {"who": {"email": "[EMAIL_1]"}}

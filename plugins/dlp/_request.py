@@ -170,6 +170,10 @@ def _ollama_chat(slots: Slots, body: dict) -> None:
     for msg in body.get("messages") or ():
         if isinstance(msg, dict):
             slots.content(msg, "content")
+            for call in msg.get("tool_calls") or ():
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and isinstance(function.get("arguments"), dict):
+                    slots.strings(function, "arguments")  # Ollama sends arguments as objects
     slots.tools(body.get("tools"))
 
 
