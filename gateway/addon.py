@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+import time
 
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
@@ -124,14 +125,14 @@ class GatewayAddon:
             return
         resp, attempt = flow.response, call.attempt
         attempt.status = resp.status_code
-        call.first_byte = call.first_byte or _now()
+        call.first_byte = call.first_byte or time.monotonic()
         if not 200 <= resp.status_code < 300:
             return  # read whole: mapped to the client's error shape in `response`
         filters = self.hooks.response_filters(call, attempt)
         flow.metadata[FILTERS] = filters
         ctype = resp.headers.get("content-type", "")
         if "text/event-stream" in ctype or "ndjson" in ctype:
-            relay = StreamRelay(call, filters, lambda: None,
+            relay = StreamRelay(call, filters,
                                 lambda exc: sse_error(call.api_format, InternalError(
                                     f"internal gateway error (request id {call.request_id})")),
                                 ndjson="ndjson" in ctype)
@@ -262,11 +263,6 @@ def _target(base_url: str) -> tuple[str, str, int, bytes]:
 @functools.lru_cache(maxsize=256)
 def _base_path(base_url: str) -> str:
     return mitm_url.parse(base_url)[3].decode().rstrip("/")
-
-
-def _now() -> float:
-    import time
-    return time.monotonic()
 
 
 def _json_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:

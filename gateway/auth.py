@@ -8,12 +8,12 @@ process. Unknown keys are cached too (negative entries), in a bounded cache.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from concurrent.futures import Executor
 from typing import Callable
 
 from gateway.call import Principal
 from gateway.errors import GatewayError
+from gateway.keys import hash_key, lookup_principal
 
 MAX_ENTRIES = 50_000
 
@@ -28,8 +28,6 @@ class KeyStore:
         self._cache = {}
 
     def _load(self, presented: str) -> Principal | GatewayError | None:
-        from gateway.keys import lookup_principal
-
         with self._sessions() as session:
             try:
                 return lookup_principal(session, presented)
@@ -37,7 +35,7 @@ class KeyStore:
                 return exc
 
     async def lookup(self, presented: str) -> Principal | None:
-        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
+        digest = hash_key(presented)
         cache = self._cache
         if digest in cache:
             found = cache[digest]

@@ -111,10 +111,6 @@ class Pipeline:
         return self.has_next(call) and self.hooks.retry(call, attempt, failure)
 
     @staticmethod
-    def upstream_url(attempt: Attempt) -> str:
-        return attempt.provider.base_url + attempt.path
-
-    @staticmethod
     def upstream_body(attempt: Attempt) -> bytes:
         return json.dumps(attempt.body, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -59,17 +59,14 @@ class StreamRelay:
     """Stateful per-response chunk handler; `on_error(exc)` returns bytes that end the stream."""
 
     def __init__(self, call: Call, filters: list[ResponseFilter],
-                 on_first_chunk: Callable[[], None], on_error: Callable[[Exception], bytes],
-                 ndjson: bool = False) -> None:
+                 on_error: Callable[[Exception], bytes], ndjson: bool = False) -> None:
         self.call = call
         # Ollama's native API streams one JSON object per line; each line is one event.
         self.ndjson = ndjson
         self._sep = b"\n" if ndjson else b"\n\n"
         self.filters = filters
         self._buf = b""
-        self._first = on_first_chunk
         self._on_error = on_error
-        self._seen = False
         self.failed = False
         self.finished = False
         self.capture: bytearray | None = None  # raw provider bytes, kept when caching
@@ -85,9 +82,6 @@ class StreamRelay:
     def _relay(self, chunk: bytes) -> bytes:
         if self.failed:
             return b""
-        if not self._seen and chunk:
-            self._seen = True
-            self._first()
         if self.capture is not None:
             self.capture += chunk
         try:
