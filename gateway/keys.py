@@ -24,7 +24,8 @@ KEY_LENGTH = len(KEY_MARKER) + 40
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    # Header values may carry undecodable bytes as surrogates: hash them, never raise on them.
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def key_prefix(key: str) -> str:
@@ -42,7 +43,9 @@ def lookup_principal(session: Session, presented: str) -> Principal | None:
 
     Raises `Forbidden` when the key is valid but its user is suspended or its app inactive.
     """
-    if not presented.startswith(KEY_MARKER) or len(presented) != KEY_LENGTH:
+    # Our keys are ASCII; anything else is not one of ours (and must not reach the SQL driver).
+    if not presented.startswith(KEY_MARKER) or len(presented) != KEY_LENGTH \
+            or not presented.isascii():
         return None
     row = session.execute(
         select(ApiKey)

@@ -152,3 +152,20 @@ def test_healthz_and_models(gateway):
     amodels = gateway.anthropic().models.list()
     assert any(m.id == "anthropic/claude-sonnet-4-5" for m in amodels.data)
     assert httpx.get(gateway.url + "/v1/models").status_code == 401
+
+
+def test_key_with_undecodable_bytes_is_401_not_500(gateway):
+    import socket
+
+    body = b'{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}'
+    key = b"sk-gw-" + b"\xff" * 40
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n"
+               b"Content-Type: application/json\r\nAuthorization: Bearer " + key +
+               b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b'"invalid API key"' in answer
