@@ -132,6 +132,9 @@ class Attempt:
     first_byte: float | None = None
     status: int | None = None
     failure: Failure | None = None
+    # Request fields a translating plugin left out because the provider's API has no equivalent
+    # and their loss changes no answer's meaning; named in `X-Gateway-Dropped-Params`.
+    dropped_params: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

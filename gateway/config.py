@@ -47,6 +47,7 @@ class ModelEntry:
     cached_input: Decimal | None = None
     cache_write: Decimal | None = None
     context_window: int | None = None
+    max_output_tokens: int | None = None  # the most a model generates in one answer, when known
 
     @property
     def priced(self) -> bool:
@@ -111,19 +112,25 @@ def _parse_model(name: Any, spec: Any, providers: set[str]) -> ModelEntry:
     spec = spec or {}
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: must be a mapping of prices and context_window")
-    unknown = set(spec) - {"upstream", "context_window", *_PRICE_KEYS}
+    unknown = set(spec) - {"upstream", "context_window", "max_output_tokens", *_PRICE_KEYS}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    window = spec.get("context_window")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window <= 0):
-        raise ConfigError(f"{where}.context_window: must be a positive integer, got {window!r}")
+    window = _positive(spec.get("context_window"), f"{where}.context_window")
+    max_output = _positive(spec.get("max_output_tokens"), f"{where}.max_output_tokens")
     upstream = spec.get("upstream", rest)
     if not isinstance(upstream, str) or not upstream:
         raise ConfigError(f"{where}.upstream: must be the provider's model id, got {upstream!r}")
     prices = {k: _price(spec.get(k), f"{where}.{k}") for k in _PRICE_KEYS}
     if provider == "ollama":
         prices = {k: v if v is not None else Decimal(0) for k, v in prices.items()}
-    return ModelEntry(name=name, provider=provider, upstream=upstream, context_window=window, **prices)
+    return ModelEntry(name=name, provider=provider, upstream=upstream, context_window=window,
+                      max_output_tokens=max_output, **prices)
+
+
+def _positive(value: Any, where: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ConfigError(f"{where}: must be a positive integer, got {value!r}")
+    return value
 
 
 def parse_config(data: Any) -> ModelConfig:

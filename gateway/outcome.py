@@ -32,9 +32,15 @@ def gateway_headers(call: Call, hooks: Hooks) -> dict[str, str]:
         headers["x-gateway-fallback"] = "true" if attempt.number > 1 else "false"
         headers["x-gateway-attempts"] = str(attempt.number)
         headers["x-gateway-cache"] = "hit" if call.cache_hit else "miss"
+        if attempt.dropped_params:
+            headers["x-gateway-dropped-params"] = dropped_summary(attempt.dropped_params)
     headers.update(call.response_headers)
     headers.update(hooks.response_headers(call))
     return headers
+
+
+def dropped_summary(names: list[str]) -> str:
+    return ", ".join(dict.fromkeys(names))
 
 
 def scrub(text: str, secret: str | None = None) -> str:
@@ -102,16 +108,19 @@ def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
     attempt = call.attempt
     fields = {"request_id": call.request_id, "status": call.status,
               "endpoint": call.endpoint.value, "model": attempt.route.model if attempt else None,
-              "provider": attempt.provider.name if attempt else None}
+              "provider": attempt.provider.name if attempt else None,
+              "dropped": list(dict.fromkeys(attempt.dropped_params)) if attempt else []}
     log.info(
         "call request_id=%s status=%s endpoint=%s key=%s requested=%s actual=%s provider=%s "
-        "attempts=%d stream=%s in=%d out=%d ms=%d%s%s",
+        "attempts=%d stream=%s in=%d out=%d ms=%d%s%s%s",
         call.request_id, call.status, call.endpoint.value,
         call.principal.key_prefix if call.principal else "-", call.requested_model or "-",
         attempt.route.model if attempt else "-", attempt.provider.name if attempt else "-",
         len(call.attempts), call.stream, call.usage.input_tokens, call.usage.output_tokens,
         int((call.ended - call.started) * 1000),
         " disconnected" if call.client_disconnected else "",
+        f" dropped={dropped_summary(attempt.dropped_params).replace(' ', '')}"
+        if attempt is not None and attempt.dropped_params else "",
         f" error={error.error_type}: {error.message}" if error else "",
         extra=fields,
     )

@@ -14,9 +14,11 @@ from gateway.mock_provider._context import context
 from gateway.mock_provider._echo import (
     Reply,
     Turn,
+    choose_tool,
     content_text,
     fragments,
     input_tokens,
+    last_turn,
     last_user_text,
     new_id,
     plan,
@@ -68,7 +70,7 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _turn(body: dict[str, Any]) -> Turn:
     msgs = _messages(body)
-    last = msgs[-1]
+    last = last_turn(msgs)
     content = last.get("content")
     results = (
         [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
@@ -79,16 +81,11 @@ def _turn(body: dict[str, Any]) -> Turn:
         text = content_text(results)
     else:
         text = last_user_text(msgs)
-    tool_name = _first_tool(body.get("tools")) if last.get("role") == "user" else None
+    offered = body.get("tools")
+    tool_name, arguments = choose_tool(offered, text) if last.get("role") == "user" else (None, None)
     limit = positive_int(body.get("max_tokens"))
-    return Turn(text, bool(results), tool_name, limit, input_tokens(body, _INPUT_FIELDS))
+    return Turn(text, bool(results), tool_name, limit, input_tokens(body, _INPUT_FIELDS), arguments)
 
-
-def _first_tool(tools: Any) -> str | None:
-    for tool in tools if isinstance(tools, list) else ():
-        if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-            return tool["name"]
-    return None
 
 
 def _stop_reason(reply: Reply) -> str:

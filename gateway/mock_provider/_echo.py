@@ -1,6 +1,10 @@
 """The mock's one behaviour, shared by every API: echo the last user text (or tool result), or call
 the first offered tool, with deterministic token counts that tests can predict:
-input = max(1, characters of input text // 4), output = max(1, len(answer) // 4)."""
+input = max(1, characters of input text // 4), output = max(1, len(answer) // 4).
+
+A user text holding `[[mock-tool NAME {"json": "arguments"}]]` makes the mock call the offered tool
+NAME with those arguments instead (coding agents validate arguments against their own schemas, so
+an end-to-end tool round trip needs real ones)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 CACHE_MARKER = b"CACHE_HIT"
 _STRUCTURAL = frozenset({"role", "type", "id", "tool_call_id", "tool_use_id", "call_id", "cache_control"})
 _WORD = re.compile(r"\S+\s*|\s+")
+_DIRECTIVE = re.compile(r"\[\[mock-tool ([\w.:-]+) (\{.*?\})\]\]", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +29,7 @@ class Turn:
     tool_name: str | None  # first tool offered, only when the last message is the user's own
     limit: int | None  # max_tokens and its per-API spellings
     input_tokens: int
+    tool_arguments: str | None = None  # JSON text from a `[[mock-tool …]]` directive
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ class Reply:
 def plan(turn: Turn, raw_body: bytes, tool_id_prefix: str) -> Reply:
     cached = turn.input_tokens // 2 if CACHE_MARKER in raw_body else 0
     if turn.tool_name and not turn.is_tool_result:
-        args = json.dumps({"echo": turn.text})
+        args = turn.tool_arguments or json.dumps({"echo": turn.text})
         tool = ToolCall(new_id(tool_id_prefix), turn.tool_name, args)
         return Reply("", tool, turn.input_tokens, cached, count_tokens(args), False)
     text = "echo: " + turn.text
@@ -106,6 +112,15 @@ def last_user_text(items: list[dict[str, Any]]) -> str:
     return ""
 
 
+def last_turn(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest message that is not a system or developer note (agents append those after the
+    user's turn)."""
+    for item in reversed(items):
+        if item.get("role") not in ("system", "developer"):
+            return item
+    return items[-1]
+
+
 def positive_int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
@@ -125,3 +140,30 @@ def fragments(text: str, pieces: int = 4) -> list[str]:
 
 def new_id(prefix: str) -> str:
     return prefix + os.urandom(12).hex()
+
+
+def tool_names(tools: Any) -> list[str]:
+    """Names of the offered tools in any API's shape (Chat's `function.name`, the others' `name`;
+    a Responses `namespace` tool contributes its members)."""
+    names: list[str] = []
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "namespace":
+            names.extend(tool_names(tool.get("tools")))
+            continue
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else tool.get("name")
+        if isinstance(name, str):
+            names.append(name)
+    return names
+
+
+def choose_tool(tools: Any, text: str) -> tuple[str | None, str | None]:
+    """(tool to call, its JSON arguments or None): the directive's tool when it is offered, else
+    the first offered tool."""
+    names = tool_names(tools)
+    for match in reversed(list(_DIRECTIVE.finditer(text))):
+        if match.group(1) in names:
+            return match.group(1), match.group(2)
+    return (names[0] if names else None), None

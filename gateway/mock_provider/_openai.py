@@ -14,10 +14,12 @@ from gateway.mock_provider._context import context
 from gateway.mock_provider._echo import (
     Reply,
     Turn,
+    choose_tool,
     content_text,
     count_tokens,
     fragments,
     input_tokens,
+    last_turn,
     last_user_text,
     new_id,
     plan,
@@ -50,23 +52,18 @@ def _turn(body: dict[str, Any]) -> Turn:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise BadRequest("'messages' must be a non-empty array of objects")
-    role = messages[-1].get("role")
+    last = last_turn(messages)
+    role = last.get("role")
     is_tool_result = role in ("tool", "function")
     if is_tool_result:
-        text = content_text(messages[-1].get("content"))
+        text = content_text(last.get("content"))
     else:
         text = last_user_text(messages)
     limit = positive_int(body.get("max_completion_tokens")) or positive_int(body.get("max_tokens"))
-    tool_name = _first_tool(body.get("tools")) if role == "user" else None
-    return Turn(text, is_tool_result, tool_name, limit, input_tokens(body, ("messages", "tools")))
+    tool_name, arguments = choose_tool(body.get("tools"), text) if role == "user" else (None, None)
+    return Turn(text, is_tool_result, tool_name, limit, input_tokens(body, ("messages", "tools")),
+                arguments)
 
-
-def _first_tool(tools: Any) -> str | None:
-    for tool in tools if isinstance(tools, list) else ():
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            return function["name"]
-    return None
 
 
 def _finish_reason(reply: Reply) -> str:

@@ -11,9 +11,11 @@ from gateway.mock_provider._context import Context, context
 from gateway.mock_provider._echo import (
     Reply,
     Turn,
+    choose_tool,
     content_text,
     fragments,
     input_tokens,
+    last_turn,
     last_user_text,
     new_id,
     plan,
@@ -43,24 +45,20 @@ def _turn(body: dict[str, Any]) -> Turn:
         items = [{"role": "user", "content": items}]
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise BadRequest("'input' must be a string or a non-empty array of input items")
-    last = items[-1]
+    last = last_turn(items)
     is_tool_result = last.get("type") == "function_call_output"
     if is_tool_result:
         text = content_text(last.get("output"))
     else:
         text = last_user_text(items)
-    tool_name = _first_tool(body.get("tools")) if last.get("role") == "user" else None
+    offered = body.get("tools")
+    tool_name, arguments = choose_tool(offered, text) if last.get("role") == "user" else (None, None)
     limit = positive_int(body.get("max_output_tokens"))
     return Turn(
-        text, is_tool_result, tool_name, limit, input_tokens(body, ("input", "instructions", "tools"))
+        text, is_tool_result, tool_name, limit,
+        input_tokens(body, ("input", "instructions", "tools")), arguments,
     )
 
-
-def _first_tool(tools: Any) -> str | None:
-    for tool in tools if isinstance(tools, list) else ():
-        if isinstance(tool, dict) and tool.get("type") == "function" and isinstance(tool.get("name"), str):
-            return tool["name"]
-    return None
 
 
 def _status(reply: Reply) -> str:

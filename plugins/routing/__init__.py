@@ -3,9 +3,11 @@
 - Aliases (database, per organization or global, chains) and agent configurations
   (model_config.yaml `roles:`/`agents:`, per cost mode) answer `gateway_resolve_model`; anything
   else falls through to the core (`provider/model` and catalog names).
-- An OpenAI-format call served by an Anthropic model, or the reverse (OpenAI, Ollama or any
-  OpenAI-compatible server), is translated: the request in `gateway_prepare_attempt`, the answer
-  (whole or event by event) by a `tryfirst` response filter.
+- A call served by a model of another API is translated (Chat Completions and Responses to
+  Anthropic models, Messages to OpenAI-format models, Responses to Ollama models through Chat
+  Completions): the request in `gateway_prepare_attempt`, the answer (whole or event by event) by
+  a `tryfirst` response filter. Fields dropped on the way are named in the attempt's
+  `dropped_params` (the `X-Gateway-Dropped-Params` answer header).
 - `/v1/models` also lists the aliases and agents a key may use; `llm-gateway aliases …` manages
   aliases. The admin site's entry points are in `plugins.routing.admin_api`.
 """
@@ -50,13 +52,14 @@ def gateway_resolve_model(call: Call) -> Route | None:
 @hookimpl(tryfirst=True)
 def gateway_prepare_attempt(call: Call, attempt: Attempt) -> None:
     if _translate.needs_translation(call, attempt):
-        _translate.prepare(call, attempt)
+        entry = call.ctx.config.models.get(attempt.route.model) if call.ctx is not None else None
+        _translate.prepare(call, attempt, entry.max_output_tokens if entry else None)
 
 
 @hookimpl(tryfirst=True)
 def gateway_response_filter(call: Call, attempt: Attempt) -> ResponseFilter | None:
     if _translate.needs_translation(call, attempt):
-        return _translate.response_filter(call)
+        return _translate.response_filter(call, attempt)
     return None
 
 

@@ -27,10 +27,16 @@ _NEUTRAL: dict[str, tuple[Any, ...]] = {
 }
 _HANDLED = frozenset({"model", "messages", "stream", "max_tokens", "max_completion_tokens",
                       "temperature", "top_p", "stop", "tools", "tool_choice",
-                      "parallel_tool_calls"})
+                      "parallel_tool_calls", "reasoning_effort"})
+# `reasoning_effort` as an extended-thinking budget (tokens); Anthropic wants at least 1024 and
+# less than max_tokens, and no temperature or top_p beside it.
+_THINKING_BUDGET = {"low": 2048, "medium": 8192, "high": 24576}
+_MIN_BUDGET = 1024
 
 
-def to_anthropic(body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
+def to_anthropic(body: dict[str, Any], upstream_model: str,
+                 dropped: list[str] | None = None) -> dict[str, Any]:
+    dropped = [] if dropped is None else dropped
     _check_parameters(body)
     system, messages = convert_messages(body["messages"])
     out: dict[str, Any] = {"model": upstream_model, "messages": messages}
@@ -47,9 +53,26 @@ def to_anthropic(body: dict[str, Any], upstream_model: str) -> dict[str, Any]:
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}
+    _thinking(body.get("reasoning_effort"), out, dropped)
     if body.get("stream"):
         out["stream"] = True
     return out
+
+
+def _thinking(effort: Any, out: dict[str, Any], dropped: list[str]) -> None:
+    if effort in (None, "none", "minimal"):
+        return
+    if effort not in _THINKING_BUDGET:
+        raise BadRequest(f"'reasoning_effort' must be one of minimal, low, medium, high, "
+                         f"got {effort!r}")
+    budget = min(_THINKING_BUDGET[effort], out["max_tokens"] // 2)
+    forced = (out.get("tool_choice") or {}).get("type") in ("any", "tool")
+    if budget < _MIN_BUDGET or "temperature" in out or "top_p" in out or forced:
+        # No room for thinking, sampling fixed by the client, or a forced tool call: Anthropic
+        # refuses thinking beside each of them.
+        dropped.append("reasoning_effort")
+        return
+    out["thinking"] = {"type": "enabled", "budget_tokens": budget}
 
 
 def _check_parameters(body: dict[str, Any]) -> None:

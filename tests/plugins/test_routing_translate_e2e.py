@@ -213,9 +213,9 @@ def test_unsupported_parameters_are_a_400_naming_them_and_never_reach_the_provid
             messages=[{"role": "user", "content": "x"}])
     assert "'logprobs'" in err.value.message and "Anthropic" in err.value.message
     with pytest.raises(anthropic.BadRequestError) as aerr:
-        gateway.anthropic().messages.create(model="openai/gpt-4o", max_tokens=10, top_k=5,
+        gateway.anthropic().messages.create(model="openai/gpt-4o", max_tokens=10, container="c1",
                                             messages=[{"role": "user", "content": "x"}])
-    assert "'top_k'" in aerr.value.message
+    assert "'container'" in aerr.value.message
     assert len(gateway.mock.state.requests) == before
 
 
@@ -244,4 +244,4 @@ def test_endpoints_without_an_equivalent_are_a_400(gateway):
         gateway.anthropic().messages.count_tokens(model="openai/gpt-4o",
                                                   messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.BadRequestError, match="no equivalent"):
-        gateway.openai().responses.create(model="anthropic/claude-sonnet-4-5", input="x")
+        gateway.openai().embeddings.create(model="anthropic/claude-sonnet-4-5", input="x")
