@@ -15,12 +15,12 @@ import time
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
 
-from gateway import outcome
+from gateway import outcome, ws_bridge
 from gateway.apierrors import error_body, format_for_path, sse_error
-from gateway.call import Attempt, CachedAnswer, Call
-from gateway.errors import GatewayError, InternalError, UpstreamError
+from gateway.call import Attempt, CachedAnswer, Call, Endpoint
+from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
 from gateway.local_routes import LocalRoutes
-from gateway.pipeline import Pipeline, endpoint_for, new_request_id
+from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
 from gateway.streaming import StreamRelay, apply_json
 
 log = logging.getLogger("gateway.addon")
@@ -52,6 +52,7 @@ class GatewayAddon:
         self.pipeline = pipeline
         self.hooks = pipeline.hooks
         self.local = LocalRoutes(pipeline)
+        self.websockets: ws_bridge.WebSocketBridge | None = None  # set by the proxy server
         self._connect_timers: dict[int, asyncio.TimerHandle] = {}
 
     # -- request side -------------------------------------------------------------------------
@@ -61,6 +62,10 @@ class GatewayAddon:
         req = flow.request
         path = req.path.split("?", 1)[0]
         rid = new_request_id()
+        if ws_bridge.is_upgrade(req.method, path, req.headers):
+            flow.metadata[LOCAL] = True
+            await self._websocket(flow, rid)
+            return
         if req.method == "GET" or path in self.local.paths:
             flow.metadata[LOCAL] = True
             await self.local.answer(flow, path, rid)
@@ -72,6 +77,7 @@ class GatewayAddon:
             flow.metadata[LOCAL] = True
             flow.response = _json_response(exc.status, error_body(format_for_path(path), exc),
                                            {"x-gateway-request-id": rid})
+            await self.local.unknown.seen(req.method, path, req.headers, rid, exc)
             return
         flow.metadata[CALL] = call
         flow.metadata[ADDON] = self
@@ -89,6 +95,29 @@ class GatewayAddon:
                 self.apply_attempt(flow, attempt)
         except GatewayError as exc:
             self.refuse(flow, exc)
+
+    async def _websocket(self, flow: http.HTTPFlow, rid: str) -> None:
+        """Hand a Responses WebSocket to this process's bridge once the key checks out; every
+        message then runs through the pipeline as its own call (see `gateway.ws_bridge`)."""
+        req = flow.request
+        headers = {"x-gateway-request-id": rid}
+        try:
+            credential = credential_of(req.headers)
+            probe = Call(request_id=rid, endpoint=Endpoint.RESPONSES, body={},
+                         headers=req.headers, ctx=self.pipeline.ctx)
+            if credential is None or await self.hooks.authenticate(probe, credential) is None:
+                raise AuthenticationFailed("missing or invalid API key")
+            if self.websockets is None:
+                raise GatewayError("this gateway serves /v1/responses over HTTP only",
+                                   status=426, error_type="invalid_request_error")
+            port = await self.websockets.ensure_started()
+        except GatewayError as exc:
+            flow.response = _json_response(exc.status, error_body(format_for_path(req.path), exc),
+                                           {**headers, **exc.headers})
+            return
+        req.scheme, req.host, req.port = "http", "127.0.0.1", port
+        req.headers["host"] = f"127.0.0.1:{port}"
+        req.headers[ws_bridge.TOKEN_HEADER] = self.websockets.token
 
     def apply_attempt(self, flow: http.HTTPFlow, attempt: Attempt) -> None:
         """Point the flow at the attempt's provider (also used by the stream layer on retry)."""

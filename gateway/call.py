@@ -33,6 +33,8 @@ class Endpoint(str, enum.Enum):
     OLLAMA_CHAT = "/api/chat"
     OLLAMA_GENERATE = "/api/generate"
     OLLAMA_EMBED = "/api/embed"
+    # A path the gateway does not serve; `Call.path` holds what the client asked for.
+    UNKNOWN = "unknown"
 
     @property
     def api_format(self) -> ApiFormat:
@@ -202,6 +204,7 @@ class Call:
     response_headers: dict[str, str] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)
     ctx: Any = field(default=None, repr=False)  # the GatewayContext of the process serving it
+    path: str = ""  # the path the client called, for `Endpoint.UNKNOWN` (cleaned, bounded)
 
     @property
     def api_format(self) -> ApiFormat:

@@ -1,5 +1,7 @@
-"""Requests the proxy answers itself: `/healthz`, `/v1/models`, and whatever plugins serve through
-`gateway_local_request` (metrics, error reports)."""
+"""Requests the proxy answers itself: `/healthz`, `/v1/models`, harmless client probes
+(`HEAD /api/hello` from Claude Code, `/api/ps` from Ollama's clients), and whatever plugins serve
+through `gateway_local_request` (metrics, error reports). Anything else is an unknown endpoint:
+answered 404 and made visible by `gateway.unknown_endpoints`."""
 
 from __future__ import annotations
 
@@ -11,16 +13,19 @@ from gateway.apierrors import error_body, format_for_path
 from gateway.call import ApiFormat, Call, Endpoint, LocalRequest, ModelInfo
 from gateway.errors import AuthenticationFailed, GatewayError, NotFound
 from gateway.pipeline import Pipeline, credential_of
+from gateway.unknown_endpoints import UnknownEndpoints
+from gateway.validation import clean_path
 
 _EPOCH_ISO = "1970-01-01T00:00:00Z"
 
 
 class LocalRoutes:
-    paths = frozenset({"/healthz", "/metrics", "/v1/error-reports"})
+    paths = frozenset({"/healthz", "/metrics", "/v1/error-reports", "/api/hello", "/api/ps"})
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.hooks = pipeline.hooks
+        self.unknown = UnknownEndpoints(pipeline)
 
     async def answer(self, flow: http.HTTPFlow, path: str, request_id: str) -> None:
         req = flow.request
@@ -31,12 +36,18 @@ class LocalRoutes:
         except GatewayError as exc:
             status, ctype, body = exc.status, "application/json", error_body(fmt, exc)
             headers.update(exc.headers)
+            if isinstance(exc, NotFound):
+                await self.unknown.seen(req.method, path, req.headers, request_id, exc)
         flow.response = http.Response.make(status, body, {"content-type": ctype, **headers})
 
     async def _dispatch(self, flow: http.HTTPFlow, path: str, request_id: str, fmt: ApiFormat):
         req = flow.request
         if path == "/healthz" and req.method == "GET":
             return 200, "application/json", b'{"status":"ok"}'
+        if path == "/api/hello" and req.method in ("GET", "HEAD"):
+            return 200, "text/plain", b""
+        if path == "/api/ps" and req.method == "GET":
+            return 200, "application/json", b'{"models":[]}'  # nothing loaded by the gateway
         principal = await self._principal(req.headers, request_id)
         if path in ("/v1/models", "/api/tags") and req.method == "GET":
             if principal is None:
@@ -50,7 +61,7 @@ class LocalRoutes:
                              principal=principal)
         answer = self.hooks.local_request(local, self.pipeline.ctx)
         if answer is None:
-            raise NotFound(f"unknown endpoint {req.method} {path}")
+            raise NotFound(f"unknown endpoint {clean_path(req.method)[:10]} {clean_path(path)}")
         return answer.status, answer.content_type, answer.body
 
     async def _principal(self, headers, request_id: str):

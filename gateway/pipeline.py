@@ -16,11 +16,11 @@ from gateway.context import GatewayContext
 from gateway.errors import (AuthenticationFailed, BadRequest, GatewayError, NotFound,
                             UpstreamError)
 from gateway.providers import auth_headers, upstream_path
-from gateway.validation import parse_body, validate
+from gateway.validation import clean_path, parse_body, validate
 
 log = logging.getLogger("gateway.pipeline")
 
-ENDPOINTS = {e.value: e for e in Endpoint}
+ENDPOINTS = {e.value: e for e in Endpoint if e is not Endpoint.UNKNOWN}
 COST_MODES = ("normal", "heavy", "max")
 
 
@@ -118,8 +118,8 @@ class Pipeline:
 def endpoint_for(method: str, path: str) -> Endpoint:
     endpoint = ENDPOINTS.get(path)
     if endpoint is None:
-        raise NotFound(f"unknown endpoint {method} {path}")
+        raise NotFound(f"unknown endpoint {clean_path(method)[:10]} {clean_path(path)}")
     if method != "POST":
-        raise GatewayError(f"{path} accepts POST, not {method}", status=405,
+        raise GatewayError(f"{path} accepts POST, not {clean_path(method)[:10]}", status=405,
                            error_type="invalid_request_error")
     return endpoint

@@ -23,6 +23,7 @@ from gateway import http_stream
 from gateway.addon import GatewayAddon
 from gateway.context import GatewayContext
 from gateway.pipeline import Pipeline
+from gateway.ws_bridge import WebSocketBridge
 
 log = logging.getLogger("gateway.server")
 BLACK_HOLE = "http://127.0.0.1:9"
@@ -73,7 +74,14 @@ class ProxyServer:
         self.ctx, self.host, self.port, self.reuse_port = ctx, host, port, reuse_port
         self.master: Master | None = None
         self.inflight = InFlight()
+        self.websockets = WebSocketBridge(self.own_url, ctx.settings.body_limit)
         self._run_task: asyncio.Task | None = None
+
+    def own_url(self) -> str:
+        """Where this process's own listener is reached from the same machine."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else "::1" if self.host == "::" \
+            else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port."""
@@ -84,6 +92,7 @@ class ProxyServer:
         opts = options.Options()
         self.master = master = Master(opts, event_loop=asyncio.get_running_loop())
         addon = GatewayAddon(Pipeline(self.ctx))
+        addon.websockets = self.websockets
         master.addons.add(core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(),
                           tlsconfig.TlsConfig(), self.inflight, addon)
         confdir = self.ctx.settings.ensure_data_dir() / "mitmproxy"
@@ -120,6 +129,7 @@ class ProxyServer:
             log.warning("shutdown: %d call(s) still in flight after %.0fs", len(self.inflight.live),
                         drain_timeout)
         await self._close_client_connections(ps)
+        await self.websockets.stop()
         self.master.shutdown()
         if self._run_task is not None:
             await asyncio.wait([self._run_task], timeout=5)

@@ -4,6 +4,7 @@ that must never steer the gateway (a client-supplied `api_key` or `base_url` is 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from gateway.call import Endpoint
@@ -13,6 +14,17 @@ from gateway.errors import BadRequest
 FORBIDDEN_KEYS = frozenset({"api_base", "base_url", "api_key", "api_host", "azure_endpoint"})
 # JSON-schema subtrees (tool parameters, response formats) legitimately name any property.
 _SCHEMA_KEYS = frozenset({"parameters", "input_schema", "json_schema", "schema", "properties"})
+
+_UNSAFE_IN_PATH = re.compile(r"[^\x21-\x7e]")  # anything but visible ASCII
+MAX_PATH = 64  # the request log's endpoint column
+
+
+def clean_path(path: str) -> str:
+    """A client's path, safe to log and show: no query, non-printable characters %-escaped,
+    at most MAX_PATH characters."""
+    path = path.split("?", 1)[0]
+    return _UNSAFE_IN_PATH.sub(lambda m: f"%{ord(m.group()) & 0xff:02X}", path)[:MAX_PATH]
+
 
 _NUMBER = (int, float)
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
