@@ -12,7 +12,7 @@ from mitmproxy import http
 from gateway.apierrors import error_body, format_for_path
 from gateway.call import ApiFormat, Call, Endpoint, LocalRequest, ModelInfo
 from gateway.errors import AuthenticationFailed, GatewayError, NotFound
-from gateway.pipeline import Pipeline, credential_of
+from gateway.pipeline import Pipeline, credential_of, endpoint_for
 from gateway.unknown_endpoints import UnknownEndpoints
 from gateway.validation import clean_path
 
@@ -36,7 +36,7 @@ class LocalRoutes:
         except GatewayError as exc:
             status, ctype, body = exc.status, "application/json", error_body(fmt, exc)
             headers.update(exc.headers)
-            if isinstance(exc, NotFound):
+            if exc.status in (404, 405):
                 await self.unknown.seen(req.method, path, req.headers, request_id, exc)
         flow.response = http.Response.make(status, body, {"content-type": ctype, **headers})
 
@@ -61,6 +61,7 @@ class LocalRoutes:
                              principal=principal)
         answer = self.hooks.local_request(local, self.pipeline.ctx)
         if answer is None:
+            endpoint_for(req.method, path)  # raises: 404 unknown path, 405 known path
             raise NotFound(f"unknown endpoint {clean_path(req.method)[:10]} {clean_path(path)}")
         return answer.status, answer.content_type, answer.body
 

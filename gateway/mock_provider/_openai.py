@@ -54,9 +54,13 @@ def _turn(body: dict[str, Any]) -> Turn:
         raise BadRequest("'messages' must be a non-empty array of objects")
     last = last_turn(messages)
     role = last.get("role")
-    is_tool_result = role in ("tool", "function")
+    # Tool results answer the assistant's last turn; a user message may follow them (images a
+    # tool returned, which tool messages cannot hold).
+    results = _results_since_assistant(messages)
+    is_tool_result = bool(results)
     if is_tool_result:
-        text = content_text(last.get("content"))
+        text = "\n".join(content_text(m.get("content")) for m in results)
+        role = "tool"
     else:
         text = last_user_text(messages)
     limit = positive_int(body.get("max_completion_tokens")) or positive_int(body.get("max_tokens"))
@@ -64,6 +68,16 @@ def _turn(body: dict[str, Any]) -> Turn:
     return Turn(text, is_tool_result, tool_name, limit, input_tokens(body, ("messages", "tools")),
                 arguments)
 
+
+
+def _results_since_assistant(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            break
+        if message.get("role") in ("tool", "function"):
+            results.insert(0, message)
+    return results
 
 
 def _finish_reason(reply: Reply) -> str:

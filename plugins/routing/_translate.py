@@ -72,6 +72,8 @@ def prepare(call: Call, attempt: Attempt, max_output: int | None = None) -> None
         attempt.body = to_anthropic(body, model, dropped)
         attempt.path = upstream_path(provider, Endpoint.MESSAGES)
     elif call.endpoint is Endpoint.RESPONSES:
+        if body.pop("reasoning_effort", None) is not None:
+            dropped.append("reasoning.effort")  # Ollama refuses it for models that do not think
         body["model"] = model
         attempt.body = body
         attempt.path = upstream_path(provider, Endpoint.CHAT)
