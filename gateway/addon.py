@@ -15,6 +15,7 @@ import time
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
 
+from gateway import headers as answer_headers
 from gateway import outcome, ws_bridge
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Attempt, CachedAnswer, Call, Endpoint
@@ -126,6 +127,9 @@ class GatewayAddon:
         fields = [(b"host", hostport), (b"content-type", b"application/json"),
                   (b"accept-encoding", b"identity")]
         fields += [(k.encode(), v.encode()) for k, v in attempt.headers.items()]
+        if "close" in req.headers.get("connection", "").lower():
+            # mitmproxy decides whether to close the client's connection from these headers
+            fields.append((b"connection", b"close"))
         req.headers = http.Headers(fields)
         req.method = "POST"
         req.scheme, req.host, req.port = scheme, host, port
@@ -295,7 +299,7 @@ def _base_path(base_url: str) -> str:
 
 
 def _json_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:
-    return http.Response.make(status, body, {"content-type": JSON, **headers})
+    return http.Response.make(status, body, answer_headers.safe({"content-type": JSON, **headers}))
 
 
 _DROP = frozenset(n.encode() for n in outcome.DROP_UPSTREAM_HEADERS)
@@ -306,5 +310,6 @@ def _set_headers(resp: http.Response, extra: dict[str, str], keep_framing: bool 
     """Drop the provider's private headers and add ours, in one pass over the header list."""
     drop = _DROP_KEEP_FRAMING if keep_framing else _DROP
     fields = [f for f in resp.headers.fields if f[0].lower() not in drop]
-    fields += [(k.encode(), v.encode("utf-8", "replace")) for k, v in extra.items()]
+    fields += [(k.encode(), v.encode("utf-8", "replace"))
+               for k, v in answer_headers.safe(extra).items()]
     resp.headers = http.Headers(fields)

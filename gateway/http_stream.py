@@ -35,6 +35,7 @@ from gateway import outcome
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Failure
 from gateway.errors import GatewayError, PayloadTooLarge, UpstreamError
+from gateway.headers import safe
 from gateway.pipeline import new_request_id
 
 CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
@@ -98,7 +99,8 @@ class GatewayHttpStream(HttpStream):
             path = self.flow.request.path if getattr(self, "flow", None) else "/"
             body = error_body(format_for_path(path), error)
             headers = {"x-gateway-request-id": new_request_id()}
-        resp = http.Response.make(error.status, body, {"content-type": "application/json", **headers})
+        resp = http.Response.make(error.status, body,
+                                  safe({"content-type": "application/json", **headers}))
         self._gw_headers_sent = True
         yield SendHttp(ResponseHeaders(self.stream_id, resp, False), self.context.client)
         yield SendHttp(ResponseData(self.stream_id, body), self.context.client)

@@ -12,6 +12,7 @@ from mitmproxy import http
 from gateway.apierrors import error_body, format_for_path
 from gateway.call import ApiFormat, Call, Endpoint, LocalRequest, ModelInfo
 from gateway.errors import AuthenticationFailed, GatewayError, NotFound
+from gateway.headers import safe
 from gateway.pipeline import Pipeline, credential_of, endpoint_for
 from gateway.unknown_endpoints import UnknownEndpoints
 from gateway.validation import clean_path
@@ -38,7 +39,8 @@ class LocalRoutes:
             headers.update(exc.headers)
             if exc.status in (404, 405):
                 await self.unknown.seen(req.method, path, req.headers, request_id, exc)
-        flow.response = http.Response.make(status, body, {"content-type": ctype, **headers})
+        flow.response = http.Response.make(status, body,
+                                           safe({"content-type": ctype, **headers}))
 
     async def _dispatch(self, flow: http.HTTPFlow, path: str, request_id: str, fmt: ApiFormat):
         req = flow.request

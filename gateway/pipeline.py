@@ -16,7 +16,7 @@ from gateway.context import GatewayContext
 from gateway.errors import (AuthenticationFailed, BadRequest, GatewayError, NotFound,
                             UpstreamError)
 from gateway.providers import auth_headers, upstream_path
-from gateway.validation import clean_path, parse_body, validate
+from gateway.validation import check_headers, clean_path, parse_body, validate
 
 log = logging.getLogger("gateway.pipeline")
 
@@ -46,16 +46,18 @@ class Pipeline:
 
     async def begin(self, call: Call, raw_body: bytes) -> None:
         """Fill `call` from the client's request or raise the GatewayError to answer with."""
+        # Names that end up in answer headers and logs are checked before any hook sees them.
+        check_headers(call.headers)
         credential = credential_of(call.headers)
         if credential is None:
             raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>' or "
                                        "'x-api-key: <key>'")
+        body = parse_body(raw_body)
+        validate(call.endpoint, body)
         principal = await self.hooks.authenticate(call, credential)
         if principal is None:
             raise AuthenticationFailed("invalid API key")
         call.principal = principal
-        body = parse_body(raw_body)
-        validate(call.endpoint, body)
         call.body = body
         self._read_options(call)
         route = self.hooks.resolve_model(call)
@@ -76,7 +78,7 @@ class Pipeline:
             call.agent_id = call.requested_model[len("agent/"):] or call.agent_id
         mode = (headers.get("x-cost-mode") or "normal").strip().lower()
         if mode not in COST_MODES:
-            raise BadRequest(f"X-Cost-Mode must be one of {', '.join(COST_MODES)}, got {mode!r}")
+            raise BadRequest(f"X-Cost-Mode must be one of {', '.join(COST_MODES)}")
         call.cost_mode = mode
 
     def has_next(self, call: Call) -> bool:

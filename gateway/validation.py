@@ -26,6 +26,33 @@ def clean_path(path: str) -> str:
     return _UNSAFE_IN_PATH.sub(lambda m: f"%{ord(m.group()) & 0xff:02X}", path)[:MAX_PATH]
 
 
+# C0 controls, DEL and C1 controls: never part of a name, and CR/LF/NUL in an answer header would
+# split it (response splitting); ESC sequences would rewrite a terminal reading the log.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_MODEL = 256
+# Client headers the gateway reads or forwards, with the longest value it accepts.
+IDENTIFIER_HEADERS = {"x-agent-id": 128, "x-cost-mode": 16, "anthropic-version": 64,
+                      "anthropic-beta": 2048, "x-gateway-cache": 16, "x-dlp-bypass": 8}
+
+
+def check_identifier(value: str, name: str, limit: int) -> None:
+    """Refuse a name with a control character or longer than `limit`, naming the field and never
+    echoing the value."""
+    if len(value) > limit:
+        raise BadRequest(f"{name} is longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise BadRequest(f"{name} contains a control character (CR, LF, NUL, ESC, …); "
+                         f"names must be printable text")
+
+
+def check_headers(headers) -> None:
+    for header, limit in IDENTIFIER_HEADERS.items():
+        for value in headers.get_all(header) if hasattr(headers, "get_all") else \
+                [headers.get(header)]:
+            if value is not None:
+                check_identifier(value, f"the {header} header", limit)
+
+
 _NUMBER = (int, float)
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "model": ((str,), "a string"),
@@ -83,6 +110,7 @@ def validate(endpoint: Endpoint, body: dict[str, Any]) -> None:
             raise BadRequest(f"'{name}' must be {label}, got {type(value).__name__}")
     if not body["model"].strip():
         raise BadRequest("'model' must not be empty")
+    check_identifier(body["model"], "'model'", MAX_MODEL)
     messages = body.get("messages")
     if "messages" in body:
         _check_messages(messages)

@@ -113,7 +113,7 @@ def test_body_over_limit_is_413_json(gateway_factory):
 def test_unknown_endpoint_and_method(gateway):
     assert_openai_error(post(gateway, "/v1/completions_typo", {}), 404, "unknown endpoint")
     resp = httpx.get(gateway.url + CHAT, headers={"authorization": f"Bearer {gateway.user_key}"})
-    assert_openai_error(resp, 404, "unknown endpoint")
+    assert_openai_error(resp, 405, "accepts POST, not GET")
 
 
 def test_bad_cost_mode_is_400(gateway):

@@ -150,7 +150,7 @@ def test_parallel_tool_results_reach_the_provider_both_ways(gateway):
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
                 {"type": "tool_result", "tool_use_id": "toolu_2", "content": "rain"}]}])
-    assert message.content[0].text == "echo: rain"
+    assert message.content[0].text == "echo: sunny\nrain"
     sent = last_request(gateway)["body"]["messages"]
     assert [c["id"] for c in sent[1]["tool_calls"]] == ["toolu_1", "toolu_2"]
     assert [(m["role"], m["tool_call_id"]) for m in sent[2:]] == [("tool", "toolu_1"),
