@@ -52,12 +52,13 @@ class Pipeline:
         if credential is None:
             raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>' or "
                                        "'x-api-key: <key>'")
-        body = parse_body(raw_body)
-        validate(call.endpoint, body)
         principal = await self.hooks.authenticate(call, credential)
         if principal is None:
             raise AuthenticationFailed("invalid API key")
         call.principal = principal
+        # The body reaches the call (and so any hook) only once validated, its names included.
+        body = parse_body(raw_body)
+        validate(call.endpoint, body)
         call.body = body
         self._read_options(call)
         route = self.hooks.resolve_model(call)
