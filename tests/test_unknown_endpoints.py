@@ -91,3 +91,28 @@ def test_the_minute_summary_names_the_repeats():
 def test_harmless_probes_are_answered_politely(gateway):
     assert httpx.head(gateway.url + "/api/hello").status_code == 200
     assert httpx.get(gateway.url + "/api/ps").json() == {"models": []}
+
+
+def test_agent_calls_and_unknown_endpoints_show_in_the_admin_logs(gateway):
+    import re
+
+    from admin_web import create_app
+    from gateway import admin_ops
+
+    gateway.anthropic().messages.create(model="openai/gpt-4o", max_tokens=20,
+                                        messages=[{"role": "user", "content": "hi"}])
+    httpx.get(gateway.url + "/v1/assistants",
+              headers={"Authorization": f"Bearer {gateway.user_key}"})
+    rows(gateway)  # flushed
+    gateway.admin(admin_ops.create_user, "root@acme.test", "Root", role="super_admin",
+                  password="correct horse battery staple")
+    app = create_app({"TESTING": True, "DATABASE_URL": str(gateway.ctx.settings.database_url),
+                      "SECRET_KEY": "k"})
+    client = app.test_client()
+    login = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login).group(1)
+    client.post("/login", data={"email": "root@acme.test", "csrf_token": token,
+                                "password": "correct horse battery staple"})
+    page = client.get("/logs/").get_data(as_text=True)
+    assert "/v1/assistants" in page and "404" in page
+    assert "/v1/messages" in page and "openai/gpt-4o" in page

@@ -36,12 +36,13 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if positive_int(ctx.body.get("max_tokens")) is None:
         raise BadRequest("max_tokens: Field required")
     reply = plan(_turn(ctx.body), ctx.raw, "toolu_")
+    thinking = _thinking_block(ctx.body, reply)
     message = {
         "id": new_id("msg_"),
         "type": "message",
         "role": "assistant",
         "model": ctx.model,
-        "content": [_block(reply)],
+        "content": [*thinking, _block(reply)],
         "stop_reason": _stop_reason(reply),
         "stop_sequence": None,
         "usage": _usage(reply, reply.output_tokens),
@@ -115,11 +116,36 @@ def _block(reply: Reply) -> dict[str, Any]:
     return {"type": "text", "text": reply.text}
 
 
+def _thinking_block(body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
+    """With extended thinking on, a signed thinking block comes first (its text left out when the
+    request asks for `display: omitted`, as Claude Code does)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return []
+    text = "" if thinking.get("display") == "omitted" else f"The user wants: {reply.text[:40]}"
+    return [{"type": "thinking", "thinking": text, "signature": "mock-sig-" + new_id("")[:16]}]
+
+
+def _thinking_events(block: dict[str, Any]) -> list[dict[str, Any]]:
+    deltas = [{"type": "thinking_delta", "thinking": w} for w in words(block["thinking"])
+              if block["thinking"]]
+    return [
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        *({"type": "content_block_delta", "index": 0, "delta": d} for d in deltas),
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "signature_delta", "signature": block["signature"]}},
+        {"type": "content_block_stop", "index": 0},
+    ]
+
+
 def _events(message: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
     """message_start carries the input usage and one output token, as Anthropic sends it; the final
     output count arrives in message_delta."""
     start = {**message, "content": [], "stop_reason": None, "usage": _usage(reply, 1)}
-    block = message["content"][0]
+    block = message["content"][-1]
+    index = len(message["content"]) - 1
+    thinking = _thinking_events(message["content"][0]) if index else []
     if reply.tool:
         opening = {**block, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": p} for p in fragments(reply.tool.arguments)]
@@ -128,10 +154,11 @@ def _events(message: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
         deltas = [{"type": "text_delta", "text": w} for w in words(reply.text)]
     return [
         {"type": "message_start", "message": start},
-        {"type": "content_block_start", "index": 0, "content_block": opening},
+        *thinking,
+        {"type": "content_block_start", "index": index, "content_block": opening},
         {"type": "ping"},
-        *({"type": "content_block_delta", "index": 0, "delta": d} for d in deltas),
-        {"type": "content_block_stop", "index": 0},
+        *({"type": "content_block_delta", "index": index, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": index},
         {
             "type": "message_delta",
             "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},

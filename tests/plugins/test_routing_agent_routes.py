@@ -226,3 +226,28 @@ def test_a_websocket_turn_refused_by_the_pipeline_is_one_error_frame(gateway):
     assert bad == [{"type": "error", "status": 400, "error": bad[0]["error"]}]
     assert "model" in bad[0]["error"]["message"]
     assert good[-1]["response"]["output"][0]["content"][0]["text"] == "echo: still here"
+
+
+# --- extended thinking ---------------------------------------------------------------------------
+
+def test_anthropic_thinking_blocks_reach_an_anthropic_client_whole_and_streamed(gateway):
+    client = gateway.anthropic()
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    message = client.messages.create(model="anthropic/claude-sonnet-4-5", max_tokens=2048,
+                                     thinking=thinking, messages=[{"role": "user", "content": "hm"}])
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].signature and message.content[1].text == "echo: hm"
+    with client.messages.stream(model="anthropic/claude-sonnet-4-5", max_tokens=2048,
+                                thinking=thinking, messages=[{"role": "user", "content": "hm"}]) as s:
+        final = s.get_final_message()
+    assert [b.type for b in final.content] == ["thinking", "text"]
+    assert final.content[0].thinking.startswith("The user wants")
+
+
+def test_reasoning_effort_on_an_anthropic_model_thinks_and_answers_only_text(gateway):
+    client = gateway.openai()
+    with client.responses.stream(model="anthropic/claude-sonnet-4-5", input="why?",
+                                 reasoning={"effort": "low"}, max_output_tokens=8000) as s:
+        final = s.get_final_response()
+    assert provider_saw(gateway)["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert [o.type for o in final.output] == ["message"] and final.output_text == "echo: why?"
