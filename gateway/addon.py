@@ -145,7 +145,7 @@ class GatewayAddon:
             flow.response = _json_response(error.status, error_body(fmt, error), error.headers)
             return
         call.scratch["gw.error"] = error
-        headers = {**outcome.gateway_headers(call, self.hooks), **error.headers}
+        headers = {**outcome.error_headers(call, self.hooks), **error.headers}
         flow.response = _json_response(error.status, outcome.error_response_body(call, error), headers)
         outcome.finish(call, self.hooks, error)
 

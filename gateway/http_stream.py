@@ -18,6 +18,7 @@ tests in tests/test_http_stream.py. Verify both before changing the pin.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from mitmproxy import flow as mflow
@@ -34,10 +35,11 @@ from mitmproxy.proxy.layers.http import (HttpErrorHook, HttpStream, RequestData,
 from gateway import outcome
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Failure
-from gateway.errors import GatewayError, PayloadTooLarge, UpstreamError
+from gateway.errors import GatewayError, InternalError, PayloadTooLarge, UpstreamError
 from gateway.headers import safe
 from gateway.pipeline import new_request_id
 
+log = logging.getLogger("gateway.stream")
 CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
 _STALE_MESSAGES = ("server closed connection", "HTTP/1 protocol error", "unexpected server response")
 _MAX_ERROR_BODY = 64 * 1024
@@ -62,12 +64,41 @@ class GatewayHttpStream(HttpStream):
         return flow.metadata.get(CALL), flow.metadata.get(ADDON)
 
     def _handle_event(self, event: events.Event):
-        if isinstance(event, events.Wakeup):
-            yield from self._gw_filter(self._gw_on_wakeup(event))
-        elif self._gw_headers_sent:  # nothing left to rewrite: skip the filter (the hot path)
-            yield from super()._handle_event(event)
-        else:
-            yield from self._gw_filter(super()._handle_event(event))
+        # Fail closed: a plugin hook called from here (retry, prepare_attempt, response filters,
+        # headers) that raises ends this call with a JSON error or a final error event, runs the
+        # end-of-call hooks once, and never reaches mitmproxy (which would log "mitmproxy has
+        # crashed!" and leave the client waiting).
+        try:
+            if isinstance(event, events.Wakeup):
+                yield from self._gw_filter(self._gw_on_wakeup(event))
+            elif self._gw_headers_sent:  # nothing left to rewrite: skip the filter (hot path)
+                yield from super()._handle_event(event)
+            else:
+                yield from self._gw_filter(super()._handle_event(event))
+        except Exception:
+            yield from self._gw_fail_closed()
+
+    def _gw_fail_closed(self):
+        call, _ = self._gw()
+        rid = call.request_id if call is not None else "-"
+        log.exception("gateway failure in the stream layer request_id=%s", rid,
+                      extra={"request_id": rid})
+        error = InternalError(f"internal gateway error (request id {rid})")
+        if getattr(self, "flow", None) is None:
+            return
+        if self._gw_headers_sent:
+            if call is not None and call.ended is None:
+                yield from self._gw_end_stream_with_error(call, error)
+            return
+        if call is not None:
+            call.scratch["gw.error"] = error
+        yield from self._gw_send_json_error(ResponseProtocolError(self.stream_id, "internal", 500))
+        if self.server_state not in (self.state_done, self.state_errored):
+            yield SendHttp(RequestProtocolError(self.stream_id, "gateway failure"),
+                           self.context.server)
+        self.client_state = self.server_state = self.state_errored
+        self.flow.live = False
+        yield http_layers.DropStream(self.stream_id)
 
     def _gw_filter(self, gen):
         """Pass commands through, turning an error page bound for the client into JSON."""
@@ -93,7 +124,7 @@ class GatewayHttpStream(HttpStream):
             error = _error_for(event)
         if call is not None:
             body = outcome.error_response_body(call, error)
-            headers = {**outcome.gateway_headers(call, call.scratch["gw.hooks"]), **error.headers}
+            headers = {**outcome.error_headers(call, call.scratch["gw.hooks"]), **error.headers}
             outcome.finish(call, call.scratch["gw.hooks"], error)
         else:
             path = self.flow.request.path if getattr(self, "flow", None) else "/"
@@ -155,9 +186,10 @@ class GatewayHttpStream(HttpStream):
             failure = Failure("timeout", f"no answer within {settings.first_byte_timeout:g}s")
             if (yield from self._gw_try_next(call, failure)):
                 return
-            call.scratch["gw.error"] = UpstreamError(
+            call.scratch.setdefault("gw.error", UpstreamError(
                 f"provider {call.attempt.provider.name} sent no answer within "
-                f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}", status=504)
+                f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}",
+                status=504))
             yield from self._gw_give_up("first-byte timeout")
         elif event.command is self._gw_waiting and self.server_state == self.state_stream_response_body:
             idle = time.monotonic() - self._gw_last_data
@@ -244,12 +276,18 @@ class GatewayHttpStream(HttpStream):
         failed connection's own event handling, and HTTP/1 only frees that connection for reuse
         once this event is done (sending now would interleave with its bookkeeping)."""
         _, addon = self._gw()
-        if addon is None or not addon.pipeline.should_retry(call, failure):
-            return False
         try:
+            if addon is None or not addon.pipeline.should_retry(call, failure):
+                return False
             addon.apply_attempt(self.flow, addon.pipeline.next_attempt(call))
         except GatewayError as exc:
             call.scratch["gw.error"] = exc
+            return False
+        except Exception:  # a plugin's retry or prepare_attempt hook failed: give up, closed
+            log.exception("gateway failure choosing the next attempt request_id=%s",
+                          call.request_id, extra={"request_id": call.request_id})
+            call.scratch["gw.error"] = InternalError(
+                f"internal gateway error (request id {call.request_id})")
             return False
         self.flow.response = None
         self.flow.error = None

@@ -23,6 +23,13 @@ _SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bea
 
 
 def gateway_headers(call: Call, hooks: Hooks) -> dict[str, str]:
+    headers = core_headers(call)
+    headers.update(call.response_headers)
+    headers.update(hooks.response_headers(call))
+    return headers
+
+
+def core_headers(call: Call) -> dict[str, str]:
     headers = {"x-gateway-request-id": call.request_id}
     attempt = call.attempt
     if attempt is not None:
@@ -34,9 +41,17 @@ def gateway_headers(call: Call, hooks: Hooks) -> dict[str, str]:
         headers["x-gateway-cache"] = "hit" if call.cache_hit else "miss"
         if attempt.dropped_params:
             headers["x-gateway-dropped-params"] = dropped_summary(attempt.dropped_params)
-    headers.update(call.response_headers)
-    headers.update(hooks.response_headers(call))
     return headers
+
+
+def error_headers(call: Call, hooks: Hooks) -> dict[str, str]:
+    """The headers of an error answer: the core's and the plugins', or only the core's when a
+    plugin's header hook is itself what failed (the error must still go out)."""
+    try:
+        return gateway_headers(call, hooks)
+    except Exception:
+        log.exception("gateway_response_headers failed request_id=%s", call.request_id)
+        return {**core_headers(call), **call.response_headers}
 
 
 def dropped_summary(names: list[str]) -> str:
