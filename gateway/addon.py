@@ -165,9 +165,9 @@ class GatewayAddon:
         flow.metadata[FILTERS] = filters
         ctype = resp.headers.get("content-type", "")
         if "text/event-stream" in ctype or "ndjson" in ctype:
-            relay = StreamRelay(call, filters,
-                                lambda exc: sse_error(call.api_format, InternalError(
-                                    f"internal gateway error (request id {call.request_id})")),
+            relay = StreamRelay(call, filters, lambda exc: sse_error(
+                call.api_format, exc if isinstance(exc, GatewayError) else InternalError(
+                    f"internal gateway error (request id {call.request_id})")),
                                 ndjson="ndjson" in ctype)
             if call.scratch.get("cache.store") and not call.cache_hit:
                 relay.capture = bytearray()
@@ -192,7 +192,7 @@ class GatewayAddon:
             if flow.metadata.get(CACHED):  # a replayed answer is sent whole: filter it whole
                 resp.content = relay(resp.raw_content or b"") + relay(b"")
             if relay.failed:
-                outcome.finish(call, self.hooks, InternalError("response filter failed"))
+                outcome.finish(call, self.hooks, relay.error or InternalError("response filter failed"))
                 return
             if relay.capture is not None and len(relay.capture) <= CACHE_LIMIT:
                 self._store(call, resp, bytes(relay.capture))

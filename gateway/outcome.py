@@ -94,6 +94,11 @@ def map_upstream_error(call: Call, status: int, body: bytes, retry_after: str | 
     secret = attempt.provider.api_key if attempt else None
     message = scrub(provider_message(body), secret)
     tried = tried_summary(call)
+    if 300 <= status < 400:
+        # The gateway never follows a provider's redirect (it could point anywhere, and would
+        # carry the gateway's credentials there); a client cannot follow one without a Location.
+        return UpstreamError(f"provider {name} answered with a redirect (HTTP {status}); "
+                             f"check its base URL; tried: {tried}")
     if status in (401, 403):
         return UpstreamError(f"provider {name} rejected the gateway's credentials (HTTP {status}); "
                              f"tried: {tried}")

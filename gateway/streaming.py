@@ -11,6 +11,7 @@ import logging
 from typing import Callable, Iterable
 
 from gateway.call import Call, ResponseFilter, SSEEvent
+from gateway.errors import GatewayError, UpstreamError
 
 log = logging.getLogger("gateway.stream")
 
@@ -55,6 +56,28 @@ def apply_json(filters: list[ResponseFilter], body):
     return body
 
 
+class InvalidStream(ValueError):
+    """A provider's 2xx stream holds something that is not an event of it."""
+
+
+_FIELDS = (b"data:", b"event:", b"id:", b"retry:")
+
+
+def _checked(event: SSEEvent, block: bytes, ndjson: bool) -> SSEEvent:
+    """`event`, or InvalidStream when its block is not a server-sent event (an HTML page, stray
+    text) or its data is neither JSON nor `[DONE]`. Comment-only blocks are keep-alives."""
+    if not ndjson:
+        lines = [line for line in block.split(b"\n") if line.strip()]
+        if all(line.startswith(b":") for line in lines):
+            return event
+        if not any(line.startswith(_FIELDS) for line in lines):
+            raise InvalidStream("text that is not an event")
+    data = event.data
+    if data and data != "[DONE]" and event.json is None and data.strip() not in ("null", "{}"):
+        raise InvalidStream("an event whose data is not JSON")
+    return event
+
+
 class StreamRelay:
     """Stateful per-response chunk handler; `on_error(exc)` returns bytes that end the stream."""
 
@@ -68,6 +91,7 @@ class StreamRelay:
         self._buf = b""
         self._on_error = on_error
         self.failed = False
+        self.error: GatewayError | None = None  # why the stream was ended early, if it was
         self.finished = False
         self.capture: bytearray | None = None  # raw provider bytes, kept when caching
 
@@ -88,10 +112,20 @@ class StreamRelay:
             if not self.filters:
                 return chunk
             return self._events(chunk) if chunk else self._finish(True)
+        except InvalidStream as exc:  # the provider's bytes are not a stream: say so, once
+            self.failed = True
+            self.error = UpstreamError(f"provider {self._provider()} sent an invalid stream "
+                                       f"({exc}); the answer was cut there")
+            log.warning("invalid stream request_id=%s: %s", self.call.request_id, exc)
+            return self._on_error(self.error)
         except Exception as exc:  # a filter bug: end the stream with an error, never raw data
             self.failed = True
             log.exception("response filter failed request_id=%s", self.call.request_id)
             return self._on_error(exc)
+
+    def _provider(self) -> str:
+        attempt = self.call.attempt
+        return attempt.provider.name if attempt is not None else "provider"
 
     def _events(self, chunk: bytes) -> bytes:
         buf = self._buf + chunk
@@ -101,7 +135,7 @@ class StreamRelay:
         if not blocks:
             return b""
         parse = _ndjson_line if self.ndjson else parse_event
-        events = [parse(b) for b in blocks if b.strip()]
+        events = [_checked(parse(b), b, self.ndjson) for b in blocks if b.strip()]
         return b"".join(self._encode(ev) for ev in run_chain(self.filters, events))
 
     def _encode(self, event: SSEEvent) -> bytes:

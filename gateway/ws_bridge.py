@@ -121,7 +121,7 @@ class _Session:
     async def handle(self, ws, text: str) -> None:
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             await ws.send_str(error_frame(400, "the message is not valid JSON"))
             return
         kind = message.get("type") if isinstance(message, dict) else None

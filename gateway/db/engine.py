@@ -6,6 +6,7 @@ and enforced foreign keys on every connection; `postgresql://` URLs are driven b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,22 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     connect_args = {"timeout": 30, "check_same_thread": False, **kwargs.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _set_sqlite_pragmas)
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """The database holds key hashes, spend and (encrypted) provider credentials: readable by its
+    owner only, like the master key file (SQLite gives its -wal and -shm files the same mode)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except PermissionError:  # someone else's file, opened read-only for a report: leave it
+        pass
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
