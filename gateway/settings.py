@@ -38,6 +38,7 @@ class Settings:
     first_byte_timeout: float = 120.0
     chunk_timeout: float = 120.0
     secret_key_env: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)  # GATEWAY_METRICS_TOKEN
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -61,6 +62,7 @@ class Settings:
             first_byte_timeout=_float_env(env, "GATEWAY_FIRST_BYTE_TIMEOUT", 120.0),
             chunk_timeout=_float_env(env, "GATEWAY_CHUNK_TIMEOUT", 120.0),
             secret_key_env=env.get("GATEWAY_SECRET_KEY") or None,
+            metrics_token=env.get("GATEWAY_METRICS_TOKEN") or None,
         )
 
     def ensure_data_dir(self) -> Path:

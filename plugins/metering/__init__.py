@@ -10,7 +10,7 @@ import argparse
 import pluggy
 
 from gateway.call import Attempt, CachedAnswer, Call, LocalRequest, LocalResponse, ResponseFilter
-from gateway.errors import GatewayError
+from gateway.errors import AuthenticationFailed, GatewayError
 from plugins.metering import _calls, _commands, _error_reports, _metrics, _models  # noqa: F401
 from plugins.metering._state import KEY, Metering, state_of
 
@@ -93,6 +93,9 @@ def gateway_local_request(request: LocalRequest, ctx) -> LocalResponse | None:
     if state is None:
         return None
     if request.path == "/metrics" and request.method == "GET":
+        if not _metrics.allowed(request, ctx.settings.metrics_token):
+            raise AuthenticationFailed("/metrics needs GATEWAY_METRICS_TOKEN as a bearer token, "
+                                       "or a super-admin's key")
         return LocalResponse(200, state.metrics.render(), _metrics.CONTENT_TYPE)
     if request.path == "/v1/error-reports":
         record, answer = _error_reports.client_report(request)

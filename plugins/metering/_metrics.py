@@ -1,7 +1,9 @@
 """Prometheus metrics of one gateway process, served at `GET /metrics` in the text format.
 
 Labels are model, provider, endpoint, status class and error type only, never a user, key or app
-(unbounded cardinality, and personal data). Each proxy worker process (`--workers N`) counts its
+(unbounded cardinality, and personal data). Model labels are catalog models; any other name a
+client chose (a pass-through `provider/anything`) is counted as `other`, so the page stays bounded.
+Reading it needs a credential (see `allowed`). Each proxy worker process (`--workers N`) counts its
 own calls and serves its own /metrics: scrape every worker (the `gateway_worker` info metric
 carries the pid) or sum across them; the database rollups are the gateway-wide figures.
 
@@ -14,15 +16,18 @@ families are built when /metrics is scraped (also on the event loop).
 from __future__ import annotations
 
 import bisect
+import hmac
 import os
 from decimal import Decimal
+from typing import Callable, Collection
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import (CounterMetricFamily, GaugeMetricFamily,
                                             HistogramMetricFamily, InfoMetricFamily)
 
-from gateway.call import Call, Usage
+from gateway.call import Call, LocalRequest, Usage
+from gateway.pipeline import credential_of
 from plugins.metering._records import ENDPOINT_PATH, STATUS_CLASS
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
@@ -47,8 +52,19 @@ class _Series:
         self.cache_hits = self.cache_lookups = self.estimated = 0
 
 
+def allowed(request: LocalRequest, token: str | None) -> bool:
+    """A scraper presents the configured GATEWAY_METRICS_TOKEN as a bearer token; a person, the
+    key of a super-admin."""
+    presented = credential_of(request.headers)
+    if token and presented and hmac.compare_digest(presented.encode(), token.encode()):
+        return True
+    return request.principal is not None and request.principal.role == "super_admin"
+
+
 class Metrics:
-    def __init__(self, queue_depth=None) -> None:
+    def __init__(self, queue_depth=None,
+                 catalog: Callable[[], Collection[str]] = lambda: ()) -> None:
+        self.catalog = catalog
         self.requests: dict[tuple[str, str, str, str], int] = {}
         self.errors: dict[tuple[str, str, str], int] = {}
         self.series: dict[tuple[str, str], _Series] = {}
@@ -69,6 +85,9 @@ class Metrics:
     def observe(self, call: Call, usage: Usage, cost: Decimal, error_type: str | None) -> None:
         attempt = call.attempt
         model = attempt.route.model if attempt else "none"
+        if attempt is not None and model not in self.catalog() \
+                and not model.startswith("ollama/"):
+            model = "other"
         provider = attempt.provider.name if attempt else "none"
         key = (model, provider, ENDPOINT_PATH[call.endpoint],
                STATUS_CLASS.get(call.status or 0) or f"{call.status // 100}xx")

@@ -42,7 +42,8 @@ class Metering:
         self.writer = BatchWriter(self.sink.write, interval=cfg.flush_interval_ms / 1000,
                                   max_rows=cfg.flush_rows, queue_size=cfg.queue_size,
                                   periodic=self.sink.housekeeping, transient=transient)
-        self.metrics = Metrics(queue_depth=self.writer.depth)
+        self.metrics = Metrics(queue_depth=self.writer.depth,
+                               catalog=lambda: ctx.config.models)
         self.reserver = Reserver(self.engine, self.release)
 
     def now(self) -> datetime:

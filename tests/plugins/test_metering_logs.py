@@ -158,11 +158,13 @@ def test_gateway_local_request_error_reports_and_gateway_call_failed(gateway):
         "provider", 503, "openai/mock-fail-503")
 
 
-def test_gateway_local_request_metrics_by_model_and_provider_without_user_labels(gateway):
+def test_gateway_local_request_metrics_by_model_and_provider_without_user_labels(gateway_factory):
+    gateway = gateway_factory(GATEWAY_METRICS_TOKEN="scrape-token-123")
     gateway.openai().chat.completions.create(model="openai/gpt-4o-mini",
                                              messages=[{"role": "user", "content": "count me"}])
     logs(gateway, 1)
-    text = httpx.get(gateway.url + "/metrics").text
+    text = httpx.get(gateway.url + "/metrics",
+                     headers={"Authorization": "Bearer scrape-token-123"}).text
     assert 'gateway_requests_total{endpoint="/v1/chat/completions",model="openai/gpt-4o-mini",' \
            'provider="openai",status="2xx"} 1.0' in text
     assert 'gateway_tokens_total{kind="input",model="openai/gpt-4o-mini",provider="openai"}' in text
@@ -189,3 +191,31 @@ def test_writer_drops_only_the_record_the_database_refuses(caplog):
         writer.stop()
     assert written == ["a", "b"]
     assert "1 of 3 records were refused" in caplog.text and "value out of range" in caplog.text
+
+
+def test_metrics_need_a_token_or_a_super_admins_key(gateway_factory):
+    from gateway import admin_ops
+
+    gateway = gateway_factory(GATEWAY_METRICS_TOKEN="scrape-token-123")
+    url = gateway.url + "/metrics"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+    member = httpx.get(url, headers={"Authorization": f"Bearer {gateway.user_key}"})
+    assert member.status_code == 401 and "GATEWAY_METRICS_TOKEN" in member.json()["error"]["message"]
+    gateway.admin(admin_ops.create_user, "root@acme.test", "Root", role="super_admin")
+    root_key = gateway.admin(admin_ops.create_key, user_email="root@acme.test")[0]
+    assert httpx.get(url, headers={"Authorization": f"Bearer {root_key}"}).status_code == 200
+    assert httpx.get(url, headers={"Authorization": "Bearer scrape-token-123"}).status_code == 200
+
+
+def test_metrics_labels_stay_bounded_whatever_model_names_clients_choose(gateway_factory):
+    gateway = gateway_factory(GATEWAY_METRICS_TOKEN="t")
+    client = gateway.openai()
+    for i in range(30):
+        client.chat.completions.create(model=f"openai/made-up-model-{i}",
+                                       messages=[{"role": "user", "content": "x"}])
+    logs(gateway, 30)
+    text = httpx.get(gateway.url + "/metrics", headers={"Authorization": "Bearer t"}).text
+    assert "made-up-model" not in text
+    assert 'gateway_requests_total{endpoint="/v1/chat/completions",model="other",' \
+           'provider="openai",status="2xx"} 30.0' in text
