@@ -15,6 +15,7 @@ import pluggy
 
 from gateway.call import Attempt, Call, Endpoint, ResponseFilter
 from plugins.dlp import _models  # noqa: F401  (registers the tables on the metadata)
+from plugins.dlp import _ruleset
 from plugins.dlp._restore import RestoreFilter
 from plugins.dlp._state import PLACEHOLDERS_KEY, DlpState
 
@@ -25,6 +26,7 @@ NO_TEXT_ANSWERS = (Endpoint.EMBEDDINGS, Endpoint.COUNT_TOKENS)  # vectors, count
 
 @hookimpl
 def gateway_startup(ctx) -> None:
+    _ruleset.load()  # compile the gitleaks rules now, not during the first protected call
     state = DlpState(ctx)
     state.reload()
     ctx.extensions[NAME] = state

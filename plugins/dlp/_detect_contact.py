@@ -9,6 +9,15 @@ import phonenumbers
 
 from plugins.dlp._rule import CHECK_EVERY, Rule, check_deadline
 
+# Vendors' attribution and notification senders, which agents put in every system prompt (Claude
+# Code's commit trailer names noreply@anthropic.com): nobody's personal data, and a redaction
+# event per call would bury the real ones.
+VENDOR_ADDRESSES = frozenset({
+    "noreply@anthropic.com", "noreply@openai.com", "noreply@github.com",
+    "notifications@github.com", "noreply@gitlab.com", "noreply@google.com",
+    "no-reply@google.com", "noreply@microsoft.com",
+})
+
 # Found from the "@" (a literal: fast), the local part then read backwards from it.
 EMAIL_DOMAIN_RE = re.compile(
     r"@[A-Za-z0-9][A-Za-z0-9\-]{0,62}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}\b(?![\-@])")
@@ -124,7 +133,20 @@ def find_emails(text: str) -> Iterable[tuple[int, int]]:
         start = local.start()
         if start and (text[start - 1].isalnum() or text[start - 1] in "_.%+-"):
             continue  # the local part runs on further left: longer than an address allows
+        if _in_url_userinfo(text, start) or text[start:m.end()].lower() in VENDOR_ADDRESSES:
+            continue
         yield start, m.end()
+
+
+def _in_url_userinfo(text: str, start: int) -> bool:
+    """`scheme://user:password@host`: that "@" ends credentials (url_credential's), not an
+    address."""
+    head = text[max(0, start - 200):start]
+    cut = max(head.rfind(c) for c in " \t\n\"'<>(")
+    token = head[cut + 1:]
+    scheme = token.rfind("://")
+    userinfo = token[scheme + 3:]
+    return scheme != -1 and ":" in userinfo and "/" not in userinfo  # "/": in the path
 
 
 RULES = (

@@ -1,12 +1,16 @@
-"""Credentials: provider and cloud keys, VCS and chat tokens, bearer tokens, `api_key=` style
-assignments, JWTs (the whole token) and PEM private-key blocks (the whole block)."""
+"""Credentials: provider and cloud keys, VCS and chat tokens, the tokens of 200+ platforms from
+the gitleaks rule set, bearer tokens, labelled credentials (`api_key=`, `password:` in config and
+in prose, passwords in URLs), JWTs (the whole token) and PEM private-key blocks (the whole block).
+Placeholders and documented example keys are never secrets (`_examples`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Iterable
 
-from plugins.dlp._rule import Rule, keyword_spans, spans
+from plugins.dlp import _ruleset
+from plugins.dlp._examples import is_example
+from plugins.dlp._rule import Rule, check_deadline, keyword_spans, spans
 
 # Each pattern starts with its literal prefix (CPython's `re` then skips ahead with a fast search)
 # and checks the character before it with a lookbehind placed after the prefix.
@@ -37,17 +41,45 @@ BEARER_KW = re.compile(r"bearer")
 BEARER_RE = re.compile(
     r"\b(?i:bearer)\s+([A-Za-z0-9._~+/\-]{15,}[A-Za-z0-9_~+/\-]=*)(?![\w~+/\-=]|\.[\w\-])")
 _ASSIGN_NAMES = (r"api[_\-]?key|apikey|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|"
-                 r"secret|client[_\-]?secret|secret[_\-]?key|password|passwd|pwd")
+                 r"client[_\-]?secret|secret[_\-]?key|secret|passphrase|password|passwd|pwd|pass")
 ASSIGN_KW = re.compile(_ASSIGN_NAMES)
-# `api_key=…`, `"apikey": "…"`, `token: …` and friends; the value alone is masked.
-ASSIGN_RE = re.compile(r"\b(?i:" + _ASSIGN_NAMES + r")" + _Q + r"\s*(?:=|:)\s*" + _Q +
-                       r"([^\s\"'`,;()\[\]{}<>\\]{7,}[^\s\"'`,;()\[\]{}<>\\.])")
+# `api_key=…`, `"apikey": "…"`, `DB_PASSWORD=…`, `<password>…</password>`, and prose: "the
+# password for the staging db is …". The value alone is masked. The label may end a longer name
+# (`DB_PASSWORD`, `stripe.secret`), never start a word (`tokenizer`, `passport`).
+ASSIGN_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?i:" + _ASSIGN_NAMES + r")(?![A-Za-z0-9])"
+    r"(?:\s+(?i:for|of|to|on)(?:\s+[\w.@:/\-]+){1,3}?)?" + _Q +
+    r"(?:\s*(?:=>|:=|=|:|>)\s*|\s+(?i:is|was|=)\s+(?:(?i:now|still|set\s+to)\s+)?)" + _Q +
+    r"([^\s\"'`,;()\[\]{}<>\\]{5,}[^\s\"'`,;()\[\]{}<>\\.!?:])")
+# scheme://user:password@host: the password alone.
+URL_CREDENTIAL_RE = re.compile(
+    r"://(?<=[A-Za-z0-9+.\-]://)[^\s:/@\"'<>]{1,64}:([^\s/@\"'<>]{3,128})@[A-Za-z0-9\[]")
+_PASSWORD_LABELS = ("pass", "pwd")
+
+
+def _credential(value: str, text: str, start: int, end: int) -> bool:
+    """A token carries digits; a password may not, but then mixes cases or symbols. Prose
+    ("token: required", "password is incorrect") and code (`token = os.environ`) do neither."""
+    if value.startswith("[") or is_example(value) or not _not_code(value):
+        return False
+    label = text[max(0, start - 48):start].lower()
+    classes = (any(c.islower() for c in value) + any(c.isupper() for c in value)
+               + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
+    if any(k in label for k in _PASSWORD_LABELS) and len(value) >= 6 and classes >= 2:
+        return True
+    return any(c.isdigit() for c in value) and classes >= 2
+
+
+def _not_code(value: str) -> bool:
+    """`os.environ['TOKEN']`, `self.token`, `getenv(…)`, `${VAR}`: code that reads a secret."""
+    return not (value.startswith(("os.", "self.", "this.", "process.", "$", "%", "env.", "config."))
+                or value.endswith(")"))
 
 
 def _token_like(value: str, text: str, start: int, end: int) -> bool:
     """A credential has digits in it; prose ("token: required") and code (`token = os.environ`)
     do not. Our own placeholders are never secrets."""
-    return any(c.isdigit() for c in value) and not value.startswith("[")
+    return any(c.isdigit() for c in value) and not value.startswith("[") and not is_example(value)
 
 
 def _pem_end(text: str, start: int, end: int) -> int:
@@ -59,11 +91,26 @@ def find_pem(text: str) -> Iterable[tuple[int, int]]:
         yield m.start(), m.start() + _pem_end(text, m.start(), m.end())
 
 
-def _finder(pattern, group: int = 0, check=None):
+def _not_example(value: str, text: str, start: int, end: int) -> bool:
+    return not is_example(value)
+
+
+def _not_example_pw(value: str, text: str, start: int, end: int) -> bool:
+    return not is_example(value) and value.lower() not in ("password", "pass", "pwd", "secret")
+
+
+def find_platform_tokens(text: str) -> Iterable[tuple[int, int]]:
+    rules = _ruleset.load()
+    for start, end, _ in _ruleset.find(text, text.lower(), rules, check_deadline):
+        if not is_example(text[start:end]):
+            yield start, end
+
+
+def _finder(pattern, group: int = 0, check=_not_example):
     return lambda text: spans(pattern, text, group, check)
 
 
-def _keyword_finder(keywords, pattern, group: int = 0, check=None):
+def _keyword_finder(keywords, pattern, group: int = 0, check=_not_example):
     return lambda text: keyword_spans(keywords, pattern, text, group, check)
 
 
@@ -89,7 +136,13 @@ RULES = (
          triggers=("xox",), priority=5),
     Rule("bearer_token", "TOKEN", "secrets", _keyword_finder(BEARER_KW, BEARER_RE, 1, _token_like),
          "the token after 'Bearer'", itriggers=("bearer",), priority=30),
-    Rule("secret_assignment", "SECRET", "secrets", _keyword_finder(ASSIGN_KW, ASSIGN_RE, 1, _token_like),
-         "values assigned to api_key, apikey, token, secret, password and similar names",
+    Rule("secret_assignment", "SECRET", "secrets", _keyword_finder(ASSIGN_KW, ASSIGN_RE, 1, _credential),
+         "labelled credentials: values given to api_key, token, secret, password, pwd and similar "
+         "labels in config formats and in prose",
          itriggers=("key", "token", "secret", "pass", "pwd"), priority=35),
+    Rule("url_credential", "SECRET", "secrets", _finder(URL_CREDENTIAL_RE, 1, _not_example_pw),
+         "the password in scheme://user:password@host URLs", triggers=("://",), priority=34),
+    Rule("platform_token", "TOKEN", "secrets", find_platform_tokens,
+         f"tokens of over 200 developer and SaaS platforms ({_ruleset.VERSION} rule set, with "
+         "its keyword, entropy and allow-list guards)", priority=8),
 )
