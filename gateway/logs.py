@@ -1,17 +1,40 @@
 """Process logging: one line per record, plain text or JSON (`GATEWAY_LOG_FORMAT=json`).
 
 Records about a call carry `request_id` (and the call's fields) as attributes, so a JSON line can be
-filtered by request id without parsing the message."""
+filtered by request id without parsing the message.
+
+Hostile text stays text: a record's message never holds a raw control character. CR and LF in a
+client's value would forge a log line of their own, ESC sequences would rewrite a terminal, NUL
+cuts lines in some tools — they are written as visible escapes (`\r`, `\x1b`). Exception
+tracebacks, added by the formatter after the message, keep their own lines.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import sys
 import time
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def neutralize(text: str) -> str:
+    """`text` with every control character written as a visible escape."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class Neutralize(logging.Filter):
+    """Escape control characters in the rendered message of every record (any logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _CONTROL.search(message):
+            record.msg, record.args = neutralize(message), None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,6 +59,7 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(Neutralize())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("GATEWAY_LOG_LEVEL") or "INFO").upper())

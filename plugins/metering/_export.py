@@ -4,11 +4,14 @@ sits in memory whole.
 
 Spreadsheet safety: a text cell that starts with `=`, `+`, `-`, `@` (or a tab or carriage return)
 would run as a formula in Excel, LibreOffice or Sheets, so it is prefixed with `'`. Numbers stay
-numbers.
+numbers. Rows end with CRLF (RFC 4180), which makes the writer quote every cell holding a CR or an
+LF: spreadsheets split rows on a bare CR too, and a cell after it could start a formula. The CLI
+(`llm-gateway export-user`) and the admin's export both write through `write_user_csv`.
 """
 
 from __future__ import annotations
 
+import csv
 from typing import IO
 
 import pandas as pd
@@ -26,7 +29,7 @@ COLUMNS = {
     "usage_estimated": "usage_estimated", "cost_usd": "cost_usd", "latency_ms": "latency_ms",
     "cache_hit": "cache_hit", "request_body": "request", "response_body": "response",
 }
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CHUNK = 5000
 
 
@@ -64,4 +67,5 @@ def _write_frame(frame: pd.DataFrame, out: IO[str], header: bool) -> None:
     for column in frame.columns:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
             frame[column] = frame[column].map(neutralise)
-    frame.to_csv(out, index=False, header=header, lineterminator="\n")
+    frame.to_csv(out, index=False, header=header, lineterminator="\r\n",
+                 quoting=csv.QUOTE_MINIMAL)
