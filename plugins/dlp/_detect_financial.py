@@ -5,18 +5,26 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from plugins.dlp._rule import Rule, spans
+from plugins.dlp._rule import Rule, keyword_spans, spans
 
-# 4-4-4-4(-3) with one consistent separator, Amex/Diners 4-6-5 / 4-6-4, or 13-19 digits in a row.
+# 4-4-4-4(-3) with any mix of space, dash or dot between the groups ("4111 1111-1111 1111" is
+# how people retype a card), Amex/Diners 4-6-5 / 4-6-4, or 13-19 digits in a row. Luhn and the
+# issuer ranges decide.
 CARD_RE = re.compile(
-    r"\d{4}(?:([ \-]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|([ \-]?)\d{6}\2\d{4,5}|\d{9,15})"
-    r"(?![\w\-]|[.,/:]\d)"
+    r"\d{4}(?:[ \-.]?\d{4}[ \-.]?\d{4}[ \-.]?\d{4}(?:[ \-.]?\d{1,3})?|[ \-.]?\d{6}[ \-.]?\d{4,5}"
+    r"|\d{9,15})(?![\w\-]|[.,/:]\d)"
 )
 NOT_AFTER = "-.,/:#"  # nor after a word character: part of a longer token
 
-IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,3})?\b")
+# Any letter case: people type "de89 3704 …"; the country's length and mod-97 decide.
+IBAN_RE = re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,8}(?: ?[A-Za-z0-9]{1,3})?\b")
 
 SSN_RE = re.compile(r"(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-]|[.,/:]\d)")
+# Nine digits in a row are an SSN only right after a label: alone they are ids and amounts.
+SSN_LABEL_KW = re.compile(r"ssn|social security|soc\.? ?sec|ss#|ss ?no")
+SSN_LABELLED_RE = re.compile(
+    r"(?i:ssn|social security(?: number| no\.?| #)?|soc\.? ?sec\.?(?: no\.?)?|ss#|ss ?no\.?)"
+    r"(?:\\?[\"'])?\s*(?:[:=#]|is|was)?\s*(?:\\?[\"'])?\s*(\d{9})(?!\d)")
 
 # Lengths from the SWIFT IBAN registry.
 IBAN_LENGTHS = {
@@ -73,7 +81,7 @@ _IBAN_HEAD_RE = re.compile(r"[A-Z]{2}\d{2} ?$")
 def _card_ok(value: str, text: str, start: int, end: int) -> bool:
     if _IBAN_HEAD_RE.search(text[max(0, start - 5):start]):
         return False  # the account digits of an IBAN (one that failed its own check)
-    digits = value.replace(" ", "").replace("-", "")
+    digits = value.replace(" ", "").replace("-", "").replace(".", "")
     return 13 <= len(digits) <= 19 and luhn_ok(digits) and card_network(digits) is not None
 
 
@@ -86,7 +94,7 @@ def iban_ok(compact: str) -> bool:
 
 def find_ibans(text: str) -> Iterable[tuple[int, int]]:
     for m in IBAN_RE.finditer(text):
-        length = IBAN_LENGTHS.get(m.group()[:2])
+        length = IBAN_LENGTHS.get(m.group()[:2].upper())
         if length is None:
             continue
         # The candidate may run on into a following group of digits: cut it at the country's
@@ -97,7 +105,7 @@ def find_ibans(text: str) -> Iterable[tuple[int, int]]:
             end += 1
         if seen != length or (end < len(text) and text[end].isalnum()):
             continue
-        if iban_ok(text[m.start():end].replace(" ", "")):
+        if iban_ok(text[m.start():end].replace(" ", "").upper()):
             yield m.start(), end
 
 
@@ -110,6 +118,11 @@ def find_ssns(text: str) -> Iterable[tuple[int, int]]:
     for start, end in spans(SSN_RE, text, not_after=NOT_AFTER):
         if ssn_ok(text[start:start + 3], text[start + 4:start + 6], text[start + 7:end]):
             yield start, end
+    yield from keyword_spans(SSN_LABEL_KW, SSN_LABELLED_RE, text, 1, _bare_ssn_ok)
+
+
+def _bare_ssn_ok(value: str, text: str, start: int, end: int) -> bool:
+    return ssn_ok(value[:3], value[3:5], value[5:])
 
 
 def find_cards(text: str) -> Iterable[tuple[int, int]]:
@@ -118,10 +131,12 @@ def find_cards(text: str) -> Iterable[tuple[int, int]]:
 
 RULES = (
     Rule("payment_card", "CARD", "financial", find_cards,
-         "payment card numbers of every current network (Luhn and issuer range checked)",
+         "payment card numbers of every current network, any separators (Luhn and issuer range "
+         "checked)",
          priority=10),
-    Rule("iban", "IBAN", "financial", find_ibans, "IBANs (country length and mod-97 checked)",
+    Rule("iban", "IBAN", "financial", find_ibans, "IBANs in any letter case (country length and mod-97 checked)",
          priority=10),
     Rule("us_ssn", "SSN", "financial", find_ssns,
-         "US social security numbers (SSA area/group/serial rules)", priority=15),
+         "US social security numbers (SSA area/group/serial rules; nine bare digits only after an "
+         "SSN label)", priority=15),
 )
