@@ -8,6 +8,7 @@ input, duplicates and unknown records raise `ValueError` with a message naming t
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -198,6 +199,18 @@ def set_user_status(session: Session, email: str, status: str) -> User:
     user = get_user(session, email)
     user.status = status
     return _write(session, user)
+
+
+def reset_password(session: Session, email: str, password: str | None = None) -> tuple[str, User]:
+    """Give a user a new admin-site password: `password`, or a fresh random one. Returns the
+    password (shown once, stored only as a hash) and the user."""
+    user = get_user(session, email)
+    if password is None:
+        password = secrets.token_urlsafe(15)
+    elif len(password) < 12:
+        raise ValueError(f"the new password for user {user.email!r} needs at least 12 characters")
+    user.password_hash = generate_password_hash(password)
+    return password, _write(session, user)
 
 
 def suspend_user(session: Session, email: str) -> User:

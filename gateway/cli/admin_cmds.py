@@ -84,6 +84,11 @@ def _register_users(sub: argparse._SubParsersAction) -> None:
     for action, status in (("suspend", "suspended"), ("activate", "active")):
         p = _command(sub, action, f"{action} a user", _user_status(status))
         p.add_argument("email", metavar="EMAIL")
+    p = _command(sub, "reset-password", "set a new admin-site password (e.g. a lost "
+                 "super-admin's); it is printed once, alone on the last line", _users_reset_password)
+    p.add_argument("email", metavar="EMAIL")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the new password from stdin instead of generating one")
 
 
 def _register_apps(sub: argparse._SubParsersAction) -> None:
@@ -176,6 +181,16 @@ def _users_list(session: Session, args: argparse.Namespace) -> Output:
              _cell(u.weekly_cap_usd)) for u in users]
     return Output([user_doc(u) for u in users],
                   _table(("EMAIL", "NAME", "ORG", "ROLE", "STATUS", "WEEKLY_CAP"), rows))
+
+
+def _users_reset_password(session: Session, args: argparse.Namespace) -> Output:
+    chosen = _read_password() if args.password_stdin else None
+    password, user = ops.reset_password(session, args.email, chosen)
+    if chosen is not None:
+        return Output(user_doc(user), f"set a new password for {user.email}")
+    return Output({**user_doc(user), "password": password},
+                  f"new password for {user.email}; it is shown once, on the next line",
+                  last_line=password)
 
 
 def _user_status(status: str) -> Handler:
