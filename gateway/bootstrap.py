@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import admin_ops
+from gateway.cli import command_name
 from gateway.db.engine import make_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import User
@@ -72,8 +73,8 @@ def _ensure_super_admin(session: Session) -> str | None:
             return None
         raise ValueError(
             f"no super-admin exists and {ADMIN_EMAIL!r} is taken by a user who is not one; create "
-            f"a super-admin with: llm-gateway users create EMAIL --name NAME --role super_admin "
-            f"--password-stdin") from None
+            f"a super-admin with: {command_name()} users create EMAIL --name NAME --role "
+            f"super_admin --password-stdin") from None
     return password
 
 
@@ -99,7 +100,8 @@ def print_welcome(settings: Settings, args: argparse.Namespace, password: str | 
                  f"  Password  {password}\n"
                  f"            (shown once: save it now, it is stored only as a hash)")
     else:
-        login = "  Login     super-admin already set up (password not shown again)"
+        login = (f"  Login     super-admin already set up (password not shown again; lost it?\n"
+                 f"            {command_name()} users reset-password {ADMIN_EMAIL})")
     print(f"""
 llm-gateway is up.
 
@@ -127,7 +129,7 @@ def _key_lines(key: str | None) -> str:
         return (f"A key for {ADMIN_EMAIL} (shown once; only its hash is stored):\n"
                 f"  export GATEWAY_KEY={key}\n")
     return (f"Make a key (it is printed alone on the last line):\n"
-            f"  llm-gateway keys create --user {ADMIN_EMAIL}\n"
+            f"  {command_name()} keys create --user {ADMIN_EMAIL}\n"
             f"  export GATEWAY_KEY=sk-gw-...\n")
 
 

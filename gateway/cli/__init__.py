@@ -4,9 +4,27 @@ through the `gateway_register_commands` hook. Each parser sets `func(args) -> in
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
 from gateway.errors import ConfigError
+
+
+def command_name() -> str:
+    """How a user runs this command again from the current folder: the bare `llm-gateway` when
+    that is the one on PATH, else the script installed beside this Python (with a virtualenv
+    that is not activated, e.g. `.venv/bin/llm-gateway`)."""
+    script = Path(sys.executable).with_name("llm-gateway")
+    if not script.exists():
+        return f"{sys.executable} -m gateway.cli"
+    on_path = shutil.which("llm-gateway")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "llm-gateway"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def build_parser(pm=None) -> argparse.ArgumentParser:

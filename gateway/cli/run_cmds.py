@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,11 +18,13 @@ from gateway.settings import Settings
 def register(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser("up", help="run the proxy and the admin site")
     _listen_args(up, 8080)
-    up.add_argument("--admin-port", type=int, default=8081)
-    up.add_argument("--admin-host", default="127.0.0.1")
+    up.add_argument("--admin-port", type=int, default=8081, help="admin site port (default 8081)")
+    up.add_argument("--admin-host", default="127.0.0.1",
+                    help="admin site address (default 127.0.0.1)")
     up.add_argument("--mock-if-unconfigured", action="store_true",
                     help="start the bundled mock provider when no provider key is configured")
-    up.add_argument("--mock-port", type=int, default=9999)
+    up.add_argument("--mock-port", type=int, default=9999,
+                    help="port of that mock provider (default 9999)")
     up.set_defaults(func=cmd_up)
 
     proxy = sub.add_parser("proxy", help="run the proxy alone")
@@ -29,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     proxy.set_defaults(func=cmd_proxy)
 
     admin = sub.add_parser("admin", help="run the admin site alone")
-    admin.add_argument("--host", default="127.0.0.1")
-    admin.add_argument("--port", type=int, default=8081)
+    admin.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    admin.add_argument("--port", type=int, default=8081, help="port to bind (default 8081)")
     admin.set_defaults(func=cmd_admin)
 
     from gateway.cli import mock_cmd
@@ -38,14 +42,53 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _listen_args(parser: argparse.ArgumentParser, port: int) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=port)
-    parser.add_argument("--workers", type=int, default=1, help="proxy processes sharing the port")
+    parser.add_argument("--host", default="127.0.0.1", help="proxy address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=port, help=f"proxy port (default {port})")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="proxy processes sharing the port (default 1)")
+
+
+def port_problem(host: str, port: int, what: str, flag: str) -> str | None:
+    """Why `what` could not listen on host:port (one line naming the flag to change), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot listen on {host!r} for the {what}: {exc.strerror}"
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                return _bind_error(exc, host, port, what, flag)
+    return None
+
+
+_BIND_ERRNOS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def _bind_error(exc: OSError, host: str, port: int, what: str, flag: str) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is already in use, so the {what} cannot start; stop what "
+                f"listens there or choose another port with {flag}")
+    return f"cannot listen on {host}:{port} for the {what} ({flag}): {exc.strerror or exc}"
+
+
+def _first_problem(*checks: tuple[str, int, str, str]) -> int | None:
+    """Print the first busy or unusable address as one line on stderr; 1 when there was one."""
+    for check in checks:
+        problem = port_problem(*check)
+        if problem:
+            print(f"llm-gateway: {problem}", file=sys.stderr, flush=True)
+            return 1
+    return None
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if not args.reuse_port and _first_problem((args.host, args.port, "proxy", "--port")):
+        return 1
     if args.workers > 1:
         return _supervise([_self_cmd("proxy", "--host", args.host, "--port", str(args.port),
                                      "--reuse-port") for _ in range(args.workers)])
@@ -60,14 +103,30 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         print(f"llm-gateway proxy listening on http://{args.host}:{port} (pid {os.getpid()})",
               flush=True)
 
-    asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port, ready))
+    try:
+        asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port, ready))
+    except OSError as exc:  # lost a race for the port after the check above
+        if exc.errno not in _BIND_ERRNOS:
+            raise
+        print(f"llm-gateway: {_bind_error(exc, args.host, args.port, 'proxy', '--port')}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
     from admin_web import serve
 
-    serve(Settings.from_env(), args.host, args.port)
+    if _first_problem((args.host, args.port, "admin site", "--port")):
+        return 1
+    try:
+        serve(Settings.from_env(), args.host, args.port)
+    except OSError as exc:
+        if exc.errno not in _BIND_ERRNOS:
+            raise
+        print(f"llm-gateway: {_bind_error(exc, args.host, args.port, 'admin site', '--port')}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -75,8 +134,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     from gateway.bootstrap import bootstrap, first_key, print_welcome
 
     children: list[list[str]] = []
-    if args.mock_if_unconfigured and not (os.environ.get("OPENAI_API_KEY")
-                                          or os.environ.get("ANTHROPIC_API_KEY")):
+    use_mock = args.mock_if_unconfigured and not (os.environ.get("OPENAI_API_KEY")
+                                                  or os.environ.get("ANTHROPIC_API_KEY"))
+    checks = [(args.host, args.port, "proxy", "--port"),
+              (args.admin_host, args.admin_port, "admin site", "--admin-port")]
+    if use_mock:
+        checks.append(("127.0.0.1", args.mock_port, "mock provider", "--mock-port"))
+    if _first_problem(*checks):
+        return 1
+    if use_mock:
         mock = f"http://127.0.0.1:{args.mock_port}"
         os.environ.update(OPENAI_BASE_URL=mock + "/v1", OPENAI_API_KEY="sk-mock",
                           ANTHROPIC_BASE_URL=mock, ANTHROPIC_API_KEY="sk-ant-mock",
