@@ -35,6 +35,7 @@ SUSPENDED = "This account is suspended. Ask an administrator to reactivate it."
 ROLE_LABELS = {"super_admin": "Super admin", "org_admin": "Organization admin",
                "member": "Member"}
 THROTTLE = "admin_web.login_throttle"
+EPOCH = "session_epoch"
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -81,8 +82,9 @@ def load_user(user_id: str) -> LoginUser | None:
     if not user_id.isdigit():
         return None
     row = get_db().get(User, int(user_id))
-    # Suspending a user ends their sessions at their next request.
-    if row is None or row.status != "active":
+    # Suspending a user ends their sessions at their next request; so does anything that moved
+    # their session epoch on (sign-out anywhere, a new password, a role change).
+    if row is None or row.status != "active" or session.get(EPOCH) != row.session_epoch:
         return None
     return LoginUser(row)
 
@@ -118,6 +120,7 @@ def _sign_in(form: LoginForm) -> Response | tuple[str, int, dict[str, str]] | tu
         return render_template("login.html", form=form, error=SUSPENDED), 403
     session.clear()  # nothing from before sign-in carries over
     session.permanent = True
+    session[EPOCH] = user.session_epoch
     login_user(LoginUser(user))
     return redirect(safe_next(form.next.data) or url_for("home.index"))
 
@@ -138,6 +141,12 @@ def _decoy_hash() -> str:
 @bp.post("/logout")
 @public
 def logout() -> Response:
+    if current_user.is_authenticated:
+        # Server-side: a copy of this session cookie (or any other session) stops working too.
+        db = get_db()
+        row = db.get(User, current_user.row.id)
+        row.session_epoch = (row.session_epoch or 0) + 1
+        db.commit()
     logout_user()
     session.clear()
     flash("You have signed out.", "info")

@@ -22,10 +22,12 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    event,
     false,
+    inspect,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from gateway.db.base import Base, JsonText, UtcDateTime, utcnow
 
@@ -82,6 +84,9 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     weekly_cap_usd: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Admin sessions remember it; moved on by sign-out, password, status and role changes
+    # (see `_end_sessions_on_change`), which ends every session of the user.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = _created_at()
 
     org: Mapped[Organization | None] = relationship(back_populates="users", foreign_keys=[org_id])
@@ -202,3 +207,17 @@ class Revision(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_SESSION_FIELDS = ("password_hash", "status", "role")
+
+
+@event.listens_for(Session, "before_flush")
+def _end_sessions_on_change(session: Session, _context: Any, _instances: Any) -> None:
+    """A new password, a suspension or a role change ends every admin session of the user, by
+    whichever path it is made (admin site, CLI, a plugin)."""
+    for obj in session.dirty:
+        if isinstance(obj, User):
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _SESSION_FIELDS):
+                obj.session_epoch = (obj.session_epoch or 0) + 1
