@@ -30,6 +30,7 @@ def clean_path(path: str) -> str:
 # split it (response splitting); ESC sequences would rewrite a terminal reading the log.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_MODEL = 256
+MAX_CHOICES = 128
 # Client headers the gateway reads or forwards, with the longest value it accepts.
 IDENTIFIER_HEADERS = {"x-agent-id": 128, "x-cost-mode": 16, "anthropic-version": 64,
                       "anthropic-beta": 2048, "x-gateway-cache": 16, "x-dlp-bypass": 8}
@@ -119,6 +120,11 @@ def validate(endpoint: Endpoint, body: dict[str, Any]) -> None:
     for name in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
         if name in body and body[name] is not None and body[name] < 1:
             raise BadRequest(f"'{name}' must be at least 1, got {body[name]}")
+    n = body.get("n")
+    if n is not None and not 1 <= n <= MAX_CHOICES:
+        # Every choice costs its own output: caps reserve for all of them, so the number must be
+        # one a provider accepts (OpenAI allows at most 128).
+        raise BadRequest(f"'n' must be between 1 and {MAX_CHOICES}, got {n}")
     reject_steering_keys(body, "body")
 
 

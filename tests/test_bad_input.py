@@ -169,3 +169,9 @@ def test_key_with_undecodable_bytes_is_401_not_500(gateway):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
     assert b'"invalid API key"' in answer
+
+
+@pytest.mark.parametrize("n", [0, 129, 10_000])
+def test_n_outside_what_providers_accept_is_a_400(gateway, n):
+    body = {"model": "openai/gpt-4o", "n": n, "messages": [{"role": "user", "content": "x"}]}
+    assert_openai_error(post(gateway, CHAT, body), 400, "'n' must be between 1 and 128")

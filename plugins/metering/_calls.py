@@ -155,7 +155,7 @@ def _finish(state: Metering, call: Call, usage: Usage, error: GatewayError | Non
     cost = ZERO if call.cache_hit else cost_of(entry_for(state.ctx.config, call.actual_model), usage)
     hold = call.scratch.pop(HOLD, None)
     if hold is not None:
-        state.writer.put(_ledger.Settlement(hold, cost))
+        state.reserver.settle(_ledger.Settlement(hold, cost))
     state.writer.put(LogRecord(log_row(call, usage, cost), _bodies(state, call)))
     state.metrics.observe(call, usage, cost, error.error_type if error else None)
 

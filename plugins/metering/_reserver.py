@@ -6,20 +6,27 @@ waits on the database. A lone call is decided at once (the thread wakes on each 
 A call whose client left before its reservation was decided gets its hold released right away.
 If the ledger cannot be reached, capped calls are refused with a 503 rather than let through
 unmetered.
+
+Settlements (a finished call's cost, a failed call's release) go through the same queue, in
+order: a client whose call just failed gets its money back before its next call is decided, so it
+never meets a false 402 "held by calls in flight". A settlement the database refuses for now goes
+to `fallback` (the log writer, which keeps retrying).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import threading
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import Engine
 
 from gateway.errors import GatewayError, PaymentRequired
-from plugins.metering._ledger import Ask, Hold, reserve_many
+from plugins.metering._ledger import Ask, Hold, Settlement, reserve_many, settle
 
 log = logging.getLogger("gateway.metering")
 MAX_BATCH = 200
@@ -31,9 +38,13 @@ class LedgerUnavailable(GatewayError):
 
 
 class Reserver:
-    def __init__(self, engine: Engine, release: Callable[[Hold], None]) -> None:
+    def __init__(self, engine: Engine, release: Callable[[Hold], None],
+                 clock: Callable[[], datetime],
+                 fallback: Callable[[Settlement], None]) -> None:
         self.engine = engine
         self._release = release  # gives back a hold nobody waits for any more
+        self._clock = clock
+        self._fallback = fallback
         self._pending: collections.deque = collections.deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -59,6 +70,14 @@ class Reserver:
         self._wake.set()
         return future
 
+    def settle(self, settlement: Settlement) -> None:
+        """From any thread: book a finished call, ahead of every ask submitted after it."""
+        if self._stop.is_set() or not self._thread.is_alive():
+            self._fallback(settlement)
+            return
+        self._pending.append((settlement, None, None))
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set() or self._pending:
             self._wake.wait(0.5)
@@ -66,7 +85,20 @@ class Reserver:
             while self._pending:
                 batch = [self._pending.popleft()
                          for _ in range(min(MAX_BATCH, len(self._pending)))]
-                self._decide(batch)
+                for run in _runs(batch):
+                    if isinstance(run[0][0], Settlement):
+                        self._settle([item for item, _, _ in run])
+                    else:
+                        self._decide(run)
+
+    def _settle(self, settlements: list[Settlement]) -> None:
+        try:
+            settle(self.engine, settlements, self._clock())
+        except Exception as exc:  # the database is away: the writer keeps trying
+            log.warning("metering: settling %d call(s) failed, queued for retry: %s",
+                        len(settlements), exc)
+            for item in settlements:
+                self._fallback(item)
 
     def _decide(self, batch: list) -> None:
         try:
@@ -94,3 +126,9 @@ class Reserver:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+
+def _runs(batch: list) -> list[list]:
+    """Consecutive settlements and consecutive asks, in order."""
+    return [list(group) for _, group in
+            itertools.groupby(batch, key=lambda entry: isinstance(entry[0], Settlement))]

@@ -44,7 +44,7 @@ class Metering:
                                   periodic=self.sink.housekeeping, transient=transient)
         self.metrics = Metrics(queue_depth=self.writer.depth,
                                catalog=lambda: ctx.config.models)
-        self.reserver = Reserver(self.engine, self.release)
+        self.reserver = Reserver(self.engine, self.release, self.now, self.writer.put)
 
     def now(self) -> datetime:
         return self.clock()
@@ -54,7 +54,7 @@ class Metering:
 
     def release(self, hold: Hold) -> None:
         """Give back a hold whose call will never settle it."""
-        self.writer.put(Settlement(hold, Decimal(0)))
+        self.reserver.settle(Settlement(hold, Decimal(0)))
 
     def start(self) -> None:
         self.writer.start()

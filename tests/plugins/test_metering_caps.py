@@ -152,3 +152,21 @@ def test_fifty_concurrent_calls_through_two_gateways_spend_at_most_the_cap(gatew
         assert row.reserved_usd == 0 and row.requests == ok
     finally:
         peer.stop()
+
+
+def test_a_failed_calls_hold_is_back_before_the_clients_next_call(gateway):
+    """Two fast provider failures, then a call that fits the cap only once both holds are
+    released: it must not meet a false 402 'held by calls in flight'."""
+    from gateway.mock_provider._state import MockConfig
+
+    set_user_cap(gateway, "0.015")  # one reservation of max_tokens=1000 on gpt-4o fits, two don't
+    client = gateway.openai()
+    ask = dict(model="openai/gpt-4o", max_tokens=1000, messages=[{"role": "user", "content": "hi"}])
+    gateway.mock.state.config = MockConfig(fail_status=500)
+    for _ in range(2):
+        with pytest.raises(openai.APIStatusError) as err:
+            client.chat.completions.create(**ask)
+        assert err.value.status_code == 502
+    gateway.mock.state.config = MockConfig()
+    reply = client.chat.completions.create(**ask)
+    assert reply.choices[0].message.content == "echo: hi"
