@@ -25,9 +25,11 @@ EMAIL_LOCAL_RE = re.compile(r"[A-Za-z0-9][\w.%+\-]{0,63}\Z")
 
 # A run of digits with the separators phone numbers are written with. Bare digit runs without a
 # separator or a leading + are ids, order numbers and timestamps, not phone numbers.
-PHONE_RUN_RE = re.compile(r"[+(\d][\d ().\-]{5,26}\d\)?(?![\w\-@]|[.,:/]\d)")
-_NOT_AFTER = ".+-/:#@$%,"  # nor after a word character ("tel:" excepted)
+PHONE_RUN_RE = re.compile(r"[+(\d][\d ().\-]{5,26}\d\)?(?![\w\-@]|[.:/]\d)")
+# Nor after a word character ("tel:" excepted). A comma is allowed: it separates CSV fields.
+_NOT_AFTER = ".+-/:#@$%"
 _GROUP_RE = re.compile(r"\d+")
+_DOTTED_NATIONAL = re.compile(r"\d{3}\.\d{3}\.\d{4}|0\d(?:\.\d\d){4}")
 _DATE_RE = re.compile(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}|\d{1,2}[.\-]\d{1,2}[.\-]\d{2,4}$")
 # Group shapes of other identifiers: SSN 3-2-4, card and account numbers in blocks of four,
 # Amex/Diners 4-6-5 and 4-6-4.
@@ -70,13 +72,16 @@ def _looks_other(candidate: str) -> bool:
     groups = _GROUP_RE.findall(candidate)
     if len(groups[-1]) < 2:  # ISBNs end in one check digit; phone numbers never do
         return True
-    if candidate[0] != "+" and _OTHER_SHAPES.fullmatch(candidate):
+    if not candidate.startswith(("+", "00")) and _OTHER_SHAPES.fullmatch(candidate):
         return True
     if _DATE_RE.match(candidate.lstrip("+(")):
         return True
     if "." in candidate and not any(c in candidate for c in " -()"):
-        # 169.3475, 1.2.3, 10.0.19045.3803: decimals, versions and builds
-        return len(groups) == 2 or all(len(g) <= 3 for g in groups) or any(len(g) > 4 for g in groups)
+        if candidate.startswith(("+", "00")):
+            return False  # +33.6.12.23.45.12: dots are one of the ways to write the number
+        # 169.3475, 1.2.3, 10.0.19045.3803, 911.625.7251.10: decimals, versions and builds. A
+        # national number is written with dots only as 415.555.2671 or 01.42.68.53.00.
+        return not _DOTTED_NATIONAL.fullmatch(candidate)
     return False
 
 
@@ -139,14 +144,13 @@ def find_emails(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _in_url_userinfo(text: str, start: int) -> bool:
-    """`scheme://user:password@host`: that "@" ends credentials (url_credential's), not an
-    address."""
+    """`scheme://user:password@host`, `https://public@sentry.io/1`: that "@" ends the URL's
+    credentials (url_credential's business), not an address."""
     head = text[max(0, start - 200):start]
     cut = max(head.rfind(c) for c in " \t\n\"'<>(")
     token = head[cut + 1:]
     scheme = token.rfind("://")
-    userinfo = token[scheme + 3:]
-    return scheme != -1 and ":" in userinfo and "/" not in userinfo  # "/": in the path
+    return scheme != -1 and "/" not in token[scheme + 3:]  # a "/": the path, where addresses are
 
 
 RULES = (

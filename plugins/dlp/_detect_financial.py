@@ -12,19 +12,20 @@ from plugins.dlp._rule import Rule, keyword_spans, spans
 # issuer ranges decide.
 CARD_RE = re.compile(
     r"\d{4}(?:[ \-.]?\d{4}[ \-.]?\d{4}[ \-.]?\d{4}(?:[ \-.]?\d{1,3})?|[ \-.]?\d{6}[ \-.]?\d{4,5}"
-    r"|\d{9,15})(?![\w\-]|[.,/:]\d)"
+    r"|\d{9,15})(?![\w\-]|[./:]\d)"
 )
-NOT_AFTER = "-.,/:#"  # nor after a word character: part of a longer token
+# Nor after a word character: part of a longer token. A comma is allowed: it separates CSV fields.
+NOT_AFTER = "-./:#"
 
 # Any letter case: people type "de89 3704 …"; the country's length and mod-97 decide.
 IBAN_RE = re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,8}(?: ?[A-Za-z0-9]{1,3})?\b")
 
-SSN_RE = re.compile(r"(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-]|[.,/:]\d)")
+SSN_RE = re.compile(r"(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-]|[./:]\d)")
 # Nine digits in a row are an SSN only right after a label: alone they are ids and amounts.
 SSN_LABEL_KW = re.compile(r"ssn|social security|soc\.? ?sec|ss#|ss ?no")
 SSN_LABELLED_RE = re.compile(
     r"(?i:ssn|social security(?: number| no\.?| #)?|soc\.? ?sec\.?(?: no\.?)?|ss#|ss ?no\.?)"
-    r"(?:\\?[\"'])?\s*(?:[:=#]|is|was)?\s*(?:\\?[\"'])?\s*(\d{9})(?!\d)")
+    r"(?:\\?[\"'])?\s*(?:[:=#]{1,2}|is|was)?\s*(?:\\?[\"'])?\s*(\d{9})(?!\d)")
 
 # Lengths from the SWIFT IBAN registry.
 IBAN_LENGTHS = {
@@ -78,10 +79,18 @@ def card_network(digits: str) -> str | None:
 _IBAN_HEAD_RE = re.compile(r"[A-Z]{2}\d{2} ?$")
 
 
+# Product and parcel numbers: EAN/GTIN-13 pass Luhn about one time in ten.
+_PRODUCT_CONTEXT_RE = re.compile(r"(?i)(?:gtin|ean|upc|isbn|barcode|sku|tracking|parcel)\W{0,6}$")
+
+
 def _card_ok(value: str, text: str, start: int, end: int) -> bool:
     if _IBAN_HEAD_RE.search(text[max(0, start - 5):start]):
         return False  # the account digits of an IBAN (one that failed its own check)
     digits = value.replace(" ", "").replace("-", "").replace(".", "")
+    if len(digits) == 13 and digits == value and digits[0] != "4":
+        return False  # 13 bare digits: a barcode, unless a (legacy) Visa
+    if _PRODUCT_CONTEXT_RE.search(text[max(0, start - 16):start]):
+        return False
     return 13 <= len(digits) <= 19 and luhn_ok(digits) and card_network(digits) is not None
 
 

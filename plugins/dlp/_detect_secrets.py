@@ -49,11 +49,12 @@ ASSIGN_KW = re.compile(_ASSIGN_NAMES)
 ASSIGN_RE = re.compile(
     r"(?<![A-Za-z0-9])(?i:" + _ASSIGN_NAMES + r")(?![A-Za-z0-9])"
     r"(?:\s+(?i:for|of|to|on)(?:\s+[\w.@:/\-]+){1,3}?)?" + _Q +
-    r"(?:\s*(?:=>|:=|=|:|>)\s*|\s+(?i:is|was|=)\s+(?:(?i:now|still|set\s+to)\s+)?)" + _Q +
+    r"(?:[ \t]*(?:=>|:=|=|:)[ \t]*|>(?=[^<>\s]+</)|[ \t]+(?i:is|was)[ \t]+(?:(?i:now|still|set[ \t]+to)[ \t]+)?)"
+    + _Q +
     r"([^\s\"'`,;()\[\]{}<>\\]{5,}[^\s\"'`,;()\[\]{}<>\\.!?:])")
 # scheme://user:password@host: the password alone.
 URL_CREDENTIAL_RE = re.compile(
-    r"://(?<=[A-Za-z0-9+.\-]://)[^\s:/@\"'<>]{1,64}:([^\s/@\"'<>]{3,128})@[A-Za-z0-9\[]")
+    r"://(?<=[A-Za-z0-9+.\-]://)[^\s:/@\"'<>]{0,64}:([^\s/@\"'<>]{3,128})@[A-Za-z0-9\[]")
 _PASSWORD_LABELS = ("pass", "pwd")
 
 
@@ -67,12 +68,13 @@ def _credential(value: str, text: str, start: int, end: int) -> bool:
                + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
     if any(k in label for k in _PASSWORD_LABELS) and len(value) >= 6 and classes >= 2:
         return True
-    return any(c.isdigit() for c in value) and classes >= 2
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)  # not a price
 
 
 def _not_code(value: str) -> bool:
     """`os.environ['TOKEN']`, `self.token`, `getenv(…)`, `${VAR}`: code that reads a secret."""
-    return not (value.startswith(("os.", "self.", "this.", "process.", "$", "%", "env.", "config."))
+    return not (value.startswith(("os.", "self.", "this.", "process.", "$", "%", "env.", "config.",
+                                  "/", "~/", "./"))  # and paths: sudo logs' PWD=/home/…
                 or value.endswith(")"))
 
 

@@ -72,8 +72,14 @@ def shannon(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(value).values()) if n else 0.0
 
 
+# gitleaks ends most secrets at a quote, space or ";" (source code); in chat the token is as
+# often followed by prose punctuation ("my key is hf_….", "(sk_live_…)"), so those end it too.
+_GITLEAKS_END = r"""(?:[\x60'"\s;]|\\[nr]|$)"""
+_PROSE_END = r"""(?:[\x60'"\s;,.:)\]}>|]|\\[nr]|$)"""
+
+
 def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(convert(pattern))
+    return re.compile(convert(pattern.replace(_GITLEAKS_END, _PROSE_END)))
 
 
 def _allow(doc: dict[str, Any]) -> Allow | None:

@@ -23,7 +23,7 @@ ALL_RULES: dict[str, Rule] = {
     for rule in module.RULES
 }
 DEFAULT_RULES = frozenset(name for name, rule in ALL_RULES.items() if rule.default)
-DETECTOR_VERSION = "1"  # bump when a detector changes what it finds (part of the cache marker)
+DETECTOR_VERSION = "2"  # bump when a detector changes what it finds (part of the cache marker)
 
 
 class Found(NamedTuple):
