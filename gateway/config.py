@@ -3,6 +3,12 @@
 Validation errors name the key at fault (`models.openai/gpt-4o.input: …`). Sections the core does
 not know (`roles:`, `agents:`, …) belong to plugins, which read them with `ModelConfig.section()`.
 `ConfigStore` reloads the file when it changes and keeps the last good version after a bad edit.
+
+The catalog starts from the genai-prices snapshot shipped with the package (gateway/catalog.py)
+for the providers this config knows; a `models:` entry overrides any field of a model there or
+adds a model (`genai_prices: false` at the top level leaves the snapshot out). Each entry records
+where its prices come from (`price_source`). Without a config file, the packaged default
+(gateway/default_model_config.yaml) is used, so an installed gateway works from any folder.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from gateway import catalog
 from gateway.errors import ConfigError
 
 log = logging.getLogger("gateway.config")
@@ -48,6 +55,8 @@ class ModelEntry:
     cache_write: Decimal | None = None
     context_window: int | None = None
     max_output_tokens: int | None = None  # the most a model generates in one answer, when known
+    price_source: str = ""  # "genai-prices 0.2.5", "model_config.yaml", "ollama"; "" = unpriced
+    tiered: bool = False  # the provider charges more past a prompt length; prices are the base tier
 
     @property
     def priced(self) -> bool:
@@ -102,7 +111,10 @@ def _parse_provider(item: Any, index: int) -> ProviderConfig:
     return ProviderConfig(name=name, kind=kind, base_url=url.rstrip("/"), api_key_env=key_env)
 
 
-def _parse_model(name: Any, spec: Any, providers: set[str]) -> ModelEntry:
+def _parse_model(name: Any, spec: Any, providers: set[str], base: Mapping[str, Any] | None = None,
+                 sources: tuple[str, str] = ("", "model_config.yaml")) -> ModelEntry:
+    """One catalog entry: `spec` (from model_config.yaml) over `base` (from the snapshot, whose
+    source is sources[0]; sources[1] names the config file)."""
     where = f"models.{name}"
     if not isinstance(name, str) or "/" not in name:
         raise ConfigError(f"{where}: model names are 'provider/model', got {name!r}")
@@ -115,6 +127,10 @@ def _parse_model(name: Any, spec: Any, providers: set[str]) -> ModelEntry:
     unknown = set(spec) - {"upstream", "context_window", "max_output_tokens", *_PRICE_KEYS}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    base = dict(base or {})
+    tiered = bool(base.pop("tiered", False)) and not any(k in spec for k in _PRICE_KEYS)
+    source = sources[1] if any(spec.get(k) is not None for k in _PRICE_KEYS) else sources[0]
+    spec = {**base, **spec}
     window = _positive(spec.get("context_window"), f"{where}.context_window")
     max_output = _positive(spec.get("max_output_tokens"), f"{where}.max_output_tokens")
     upstream = spec.get("upstream", rest)
@@ -123,8 +139,11 @@ def _parse_model(name: Any, spec: Any, providers: set[str]) -> ModelEntry:
     prices = {k: _price(spec.get(k), f"{where}.{k}") for k in _PRICE_KEYS}
     if provider == "ollama":
         prices = {k: v if v is not None else Decimal(0) for k, v in prices.items()}
+        source = source if source == sources[1] else "ollama"
+    if prices["input"] is None or prices["output"] is None:
+        source = ""
     return ModelEntry(name=name, provider=provider, upstream=upstream, context_window=window,
-                      max_output_tokens=max_output, **prices)
+                      max_output_tokens=max_output, price_source=source, tiered=tiered, **prices)
 
 
 def _positive(value: Any, where: str) -> int | None:
@@ -133,7 +152,11 @@ def _positive(value: Any, where: str) -> int | None:
     return value
 
 
-def parse_config(data: Any) -> ModelConfig:
+def parse_config(data: Any, snapshot: catalog.Snapshot | None = None,
+                 source: str = "model_config.yaml") -> ModelConfig:
+    """Validate a loaded model_config.yaml over `snapshot`'s models and prices (by default the
+    shipped genai-prices snapshot; `catalog.Snapshot("")` for none)."""
+    snapshot = catalog.load_snapshot() if snapshot is None else snapshot
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -151,7 +174,13 @@ def parse_config(data: Any) -> ModelConfig:
     if not isinstance(raw_models, dict):
         raise ConfigError("models: must be a mapping of 'provider/model' to its prices")
     names = set(BUILTIN_PROVIDERS) | set(providers)
-    models = {name: _parse_model(name, spec, names) for name, spec in raw_models.items()}
+    use_snapshot = data.get("genai_prices", True)
+    if not isinstance(use_snapshot, bool):
+        raise ConfigError(f"genai_prices: must be true or false, got {use_snapshot!r}")
+    base = catalog.defaults_for(names, snapshot) if use_snapshot else {}
+    sources = (snapshot.source, source)
+    models = {name: _parse_model(name, raw_models.get(name), names, base.get(name), sources)
+              for name in {**base, **raw_models}}
     bare: dict[str, list[str]] = {}
     for entry in models.values():
         bare.setdefault(entry.name.split("/", 1)[1], []).append(entry.name)
@@ -163,15 +192,18 @@ def parse_config(data: Any) -> ModelConfig:
     )
 
 
-def load_config(path: Path) -> ModelConfig:
+def load_config(path: Path, snapshot: catalog.Snapshot | None = None) -> ModelConfig:
+    """The config in `path` over the shipped price snapshot; the packaged default config when
+    `path` does not exist."""
     if not path.exists():
-        log.warning("model config %s not found; starting with an empty catalog", path)
-        return parse_config({})
+        log.info("model config %s not found; using the packaged default (%s)", path,
+                 catalog.DEFAULT_CONFIG.name)
+        path = catalog.DEFAULT_CONFIG
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    return parse_config(data)
+    return parse_config(data, snapshot, source=path.name)
 
 
 class ConfigStore:

@@ -1,5 +1,6 @@
-"""Available Models: the catalog of model_config.yaml with prices and context windows, and (for a
-super admin) whether the gateway holds a credential for each model's provider."""
+"""Available Models: the catalog (the shipped genai-prices snapshot under model_config.yaml) with
+prices, context windows and where each price comes from, unpriced models marked, and (for a super
+admin) whether the gateway holds a credential for each model's provider."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from admin_web.access import ORG_ADMIN, SUPER, allow, is_super
 from admin_web.db import get_db
 from admin_web.sources import gateway_settings, model_config
+from gateway.catalog import load_snapshot
 from gateway.config import ModelConfig
 from gateway.errors import ConfigError
 
@@ -28,8 +30,10 @@ def index() -> str:
     models = sorted(config.models.values(), key=lambda m: (m.provider, m.name))
     credentials = credential_status(config) if is_super() else {}
     providers = sorted({m.provider for m in models} | set(config.providers))
+    unpriced = sum(1 for m in models if not m.priced)
     return render_template("catalog.html", models=models, credentials=credentials,
-                           providers=providers, error=error)
+                           providers=providers, error=error, unpriced=unpriced,
+                           snapshot=load_snapshot().source)
 
 
 def stored_credentials() -> set[str]:
