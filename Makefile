@@ -19,7 +19,7 @@ PIP_COMPILE = $(PYPI_ONLY) $(TOOLS)/bin/pip-compile --quiet --generate-hashes --
               --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 LOCK_ARGS ?=
 
-.PHONY: run test test-fast bench venv lock lock-upgrade audit clean
+.PHONY: run test test-fast bench venv lock lock-upgrade catalog audit clean
 
 $(STAMP): setup.cfg pyproject.toml $(TEST_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ lock: $(TOOLS)/bin/pip-compile
 
 lock-upgrade:
 	$(MAKE) lock LOCK_ARGS=--upgrade
+
+## Refresh the shipped price catalog (gateway/genai_prices.json) from the newest genai-prices.
+## It cannot be a runtime dependency (it needs an h11 that mitmproxy 11.0.2 excludes).
+catalog: $(TOOLS)/bin/pip-compile
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade genai-prices
+	$(TOOLS)/bin/python -P gateway/catalog.py
 
 ## Known vulnerabilities in the locked versions (needs pip-audit's vulnerability service online).
 audit:
