@@ -1,5 +1,5 @@
-"""`llm-gateway dlp …`: switch DLP per organization or app, list and toggle rules, grant or revoke
-the bypass, show the counters and recent events. Every command takes `--json`; errors are one line
+"""`llm-gateway dlp …`: switch DLP per organization or app, list and toggle rules, edit the
+allow-list, grant or revoke the bypass, show the counters and recent events. Every command takes `--json`; errors are one line
 on stderr with exit code 1 (the core's `admin_cmds.run` does the migrate/commit/print part)."""
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         owner = p.add_mutually_exclusive_group(required=True)
         owner.add_argument("--user", metavar="EMAIL")
         owner.add_argument("--app", metavar="SLUG")
+    p = _command(sub, "allow", "show or edit the allow-list (values and regex patterns that are "
+                 "never redacted; gateway-wide without a scope)", _allow)
+    _scope_args(p, required=False)
+    p.add_argument("--add", action="append", default=[], metavar="VALUE")
+    p.add_argument("--remove", action="append", default=[], metavar="VALUE")
+    p.add_argument("--add-pattern", action="append", default=[], metavar="REGEX")
+    p.add_argument("--remove-pattern", action="append", default=[], metavar="REGEX")
     _command(sub, "status", "counters of the last 24 hours and last activity per scope", _status)
     p = _command(sub, "events", "recent DLP events (hashes of values, never values)", _events)
     p.add_argument("--limit", type=int, default=50)
@@ -70,6 +77,18 @@ def _rules(session: Session, args: argparse.Namespace) -> Output:
             for r in rules]
     text = f"rules for {_scope_name(args)}\n" + _table(("RULE", "LABEL", "STATE", "SET_BY"), rows)
     return Output({"scope": _scope_name(args), "rules": rules}, text)
+
+
+def _allow(session: Session, args: argparse.Namespace) -> Output:
+    if args.add or args.remove or args.add_pattern or args.remove_pattern:
+        doc = ops.set_allowlist(session, org=args.org, app=args.app, add_values=args.add,
+                                remove_values=args.remove, add_patterns=args.add_pattern,
+                                remove_patterns=args.remove_pattern)
+    else:
+        doc = ops.get_allowlist(session, org=args.org, app=args.app)
+    rows = [("value", v) for v in doc["values"]] + [("pattern", p) for p in doc["patterns"]]
+    text = f"allow-list for {_scope_name(args)}\n" + _table(("KIND", "ENTRY"), rows)
+    return Output({"scope": _scope_name(args), **doc}, text)
 
 
 def _bypass(action: str, fn):

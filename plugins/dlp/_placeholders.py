@@ -15,6 +15,7 @@ import json
 import re
 from collections import defaultdict
 
+from plugins.dlp._allowlist import AllowList
 from plugins.dlp._scanner import Scanner
 
 PLACEHOLDER_RE = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
@@ -99,8 +100,9 @@ class Redactor:
     matches and the keyed hashes of the values (for the audit event; never the values)."""
 
     def __init__(self, scanner: Scanner, placeholders: Placeholders, hash_key: bytes,
-                 deadline: float | None) -> None:
+                 deadline: float | None, allow: AllowList = AllowList()) -> None:
         self.scanner = scanner
+        self.allow = allow
         self.placeholders = placeholders
         self.deadline = deadline
         self._hash_key = hash_key
@@ -109,6 +111,8 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         found = self.scanner.scan(text, self.deadline)
+        if found and self.allow:  # allow-listed values stay, and are no event either
+            found = [f for f in found if not self.allow.allows(text[f.start:f.end])]
         if not found:
             return text
         out: list[str] = []

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.call import Principal
-from gateway.db.models import App, Organization
+from gateway.db.models import App, Organization, Setting
+from plugins.dlp._allowlist import KEY_PREFIX, AllowList, setting_key
 from plugins.dlp._models import DlpBypassGrant, DlpRuleSetting
 from plugins.dlp._scanner import ALL_RULES, DEFAULT_RULES, Scanner
 
@@ -23,11 +24,12 @@ class Scope:
     slug: str
     org_id: int | None
     scanner: Scanner
+    allow: AllowList = AllowList()
 
     @property
     def marker(self) -> str:
-        """What the response cache adds to its key: scope and the rules in force."""
-        return f"{self.kind}:{self.id}:{self.scanner.fingerprint}"
+        """What the response cache adds to its key: scope, the rules and allow-list in force."""
+        return f"{self.kind}:{self.id}:{self.scanner.fingerprint}{self.allow.fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,22 @@ class SnapshotLoader:
         overrides: dict[tuple[str, int], dict[str, bool]] = {}
         for row in session.scalars(select(DlpRuleSetting)):
             overrides.setdefault((row.scope_kind, row.scope_id), {})[row.rule] = row.enabled
+        allow = {row.key: row.value for row in session.scalars(
+            select(Setting).where(Setting.key.startswith(KEY_PREFIX)))}
+
+        def allow_for(kind: str, scope_id: int) -> AllowList:
+            return AllowList.build([allow.get(setting_key("global", 0)),
+                                    allow.get(setting_key(kind, scope_id))])
+
         orgs = {
-            oid: Scope("org", oid, slug, oid, self.scanner(effective_rules(overrides, "org", oid)))
+            oid: Scope("org", oid, slug, oid, self.scanner(effective_rules(overrides, "org", oid)),
+                       allow_for("org", oid))
             for oid, slug in session.execute(
                 select(Organization.id, Organization.slug).where(Organization.dlp_enabled))
         }
         apps = {
             aid: Scope("app", aid, slug, org_id,
-                       self.scanner(effective_rules(overrides, "app", aid)))
+                       self.scanner(effective_rules(overrides, "app", aid)), allow_for("app", aid))
             for aid, slug, org_id in session.execute(
                 select(App.id, App.slug, App.org_id).where(App.dlp_enabled))
         }

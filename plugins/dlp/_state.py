@@ -99,7 +99,7 @@ class DlpState:
     def _redact(self, call: Call, scope: Scope) -> tuple[Placeholders, Redactor]:
         deadline = time.perf_counter() + self.budget
         placeholders = Placeholders()
-        redactor = Redactor(scope.scanner, placeholders, self.hash_key, deadline)
+        redactor = Redactor(scope.scanner, placeholders, self.hash_key, deadline, scope.allow)
 
         def check_time() -> None:
             if time.perf_counter() > deadline:

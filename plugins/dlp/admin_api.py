@@ -6,8 +6,12 @@ counter so every gateway process reloads within about a second; the caller commi
     set_rules(session, org=None, app=None, enable=(), disable=()) → list_rules(...) after the
         change (no scope: the gateway-wide switches)
     grant_bypass(session, user=EMAIL | app=SLUG), revoke_bypass(session, user= | app=)
+    set_allowlist(session, org=None, app=None, add_values=(), remove_values=(), add_patterns=(),
+        remove_patterns=()) → get_allowlist(...) after the change (no scope: gateway-wide)
 
 Reads (plain dicts; datetimes are aware UTC):
+    get_allowlist(session, org=None, app=None) → {"values": [...], "patterns": [...]} of that
+        scope alone (a scope's calls also honour the gateway-wide list)
     list_rules(session, org=None, app=None) → every rule: rule, label, family, enabled, default,
         source ("scope" | "gateway" | "default"), description
     counters(session) → redactions_24h (matches), redacted_calls_24h, bypasses_24h,
@@ -28,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from gateway import admin_ops
 from gateway.db.engine import bump_revision
-from gateway.db.models import App, Organization
+from gateway.db.models import App, Organization, Setting
+from plugins.dlp._allowlist import MAX_ENTRIES, compile_pattern, normalize, setting_key
 from plugins.dlp._models import DlpBypassGrant, DlpEvent, DlpRuleSetting
 from plugins.dlp._scanner import ALL_RULES
 from plugins.dlp._snapshot import effective_rules
@@ -100,6 +105,42 @@ def list_rules(session: Session, *, org: str | None = None, app: str | None = No
              else "gateway" if name in gateway_wide else "default",
              "description": rule.description}
             for name, rule in ALL_RULES.items()]
+
+
+def get_allowlist(session: Session, *, org: str | None = None, app: str | None = None
+                  ) -> dict[str, list[str]]:
+    kind, scope_id, _ = resolve_scope(session, org, app)
+    row = session.get(Setting, setting_key(kind, scope_id))
+    return normalize(row.value if row is not None else None)
+
+
+def set_allowlist(session: Session, *, org: str | None = None, app: str | None = None,
+                  add_values: Iterable[str] = (), remove_values: Iterable[str] = (),
+                  add_patterns: Iterable[str] = (), remove_patterns: Iterable[str] = ()
+                  ) -> dict[str, list[str]]:
+    """Values are matched exactly, patterns (Python regex) against the whole value."""
+    kind, scope_id, _ = resolve_scope(session, org, app)
+    doc = get_allowlist(session, org=org, app=app)
+    for p in add_patterns:
+        compile_pattern(p)
+    for key, add, remove in (("values", add_values, remove_values),
+                             ("patterns", add_patterns, remove_patterns)):
+        add = [v.strip() for v in add if v and v.strip()]
+        remove = set(remove)
+        missing = remove - set(doc[key])
+        if missing:
+            raise ValueError(f"{sorted(missing)[0]!r} is not on the allow-list")
+        doc[key] = sorted((set(doc[key]) | set(add)) - remove)
+    if len(doc["values"]) + len(doc["patterns"]) > MAX_ENTRIES:
+        raise ValueError(f"an allow-list holds at most {MAX_ENTRIES} entries")
+    row = session.get(Setting, setting_key(kind, scope_id))
+    if row is None:
+        session.add(Setting(key=setting_key(kind, scope_id), value=doc))
+    else:
+        row.value = doc
+    session.flush()
+    bump_revision(session)
+    return doc
 
 
 def _grant_owner(session: Session, user: str | None, app: str | None) -> tuple[Any, Any]:

@@ -87,3 +87,21 @@ def test_errors_are_one_line_without_a_traceback(cli, argv, message):
     code, out, err = cli(*argv)
     assert code == 1 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_dlp_allow_list_by_cli_leaves_values_and_records_no_event(gateway, cli):
+    from tests.plugins.dlp_support import EMAIL
+
+    assert cli("dlp", "enable", "--org", "acme")[0] == 0
+    code, out, _ = cli("dlp", "allow", "--org", "acme", "--add", EMAIL, "--add-pattern",
+                       r"\+1 415-555-\d{4}", "--json")
+    assert code == 0 and json.loads(out)["values"] == [EMAIL]
+    code, _, err = cli("dlp", "allow", "--org", "acme", "--add-pattern", "(unclosed")
+    assert code == 1 and "not a valid regex" in err
+    wait_for(lambda: EMAIL in (chat(gateway) and provider_saw(gateway)))
+    gateway.ctx.extensions["dlp"].writer.flush()
+    code, out, _ = cli("dlp", "events", "--json")
+    assert code == 0 and not any(e["rule"] == "email" for e in json.loads(out))
+    code, out, _ = cli("dlp", "allow", "--org", "acme", "--remove", EMAIL)
+    assert code == 0 and EMAIL not in out
+    wait_for(lambda: EMAIL not in (chat(gateway) and provider_saw(gateway)))

@@ -12,6 +12,7 @@ import pytest
 
 from gateway import admin_ops
 from plugins.dlp import admin_api as _admin
+from plugins.dlp._scanner import DETECTOR_VERSION
 from plugins.dlp._state import ScanRefused
 from tests.gateway_fixtures import ROOT
 from tests.plugins.dlp_support import (EMAIL, PHONE, PROMPT, assert_no_leak,
@@ -60,8 +61,8 @@ def test_org_scope_covers_user_keys_and_app_scope_covers_app_keys(gateway_factor
     assert chat(gw) == "echo: " + PROMPT and PROMPT in provider_saw(gw)
     org_id = gw.admin(admin_ops.get_org, "acme").id
     app_id = gw.admin(admin_ops.get_app, "bot").id
-    assert spy.markers[0] == "off" and spy.markers[1].startswith(f"org:{org_id}:v1-")
-    assert spy.markers[2] == "off" and spy.markers[3].startswith(f"app:{app_id}:v1-")
+    assert spy.markers[0] == "off" and spy.markers[1].startswith(f"org:{org_id}:v{DETECTOR_VERSION}-")
+    assert spy.markers[2] == "off" and spy.markers[3].startswith(f"app:{app_id}:v{DETECTOR_VERSION}-")
 
 
 def test_rules_per_scope(gateway_factory):
