@@ -156,6 +156,9 @@ class RuleSet:
 @cache
 def load(path: Path = SOURCE) -> RuleSet:
     """Parsed and compiled once per process (the plugin warms it at start)."""
+    if not path.is_file():  # a package built without its data: refuse to start, never scan less
+        raise FileNotFoundError(f"DLP rule set {path} is missing (package data "
+                                f"plugins.dlp: rulesets/*.toml)")
     with path.open("rb") as f:
         doc = tomllib.load(f)
     rules, failed = [], []
