@@ -2,18 +2,32 @@
 
 The cache is dropped whenever the database revision changes (every admin write bumps it), so a
 revoked key, a suspended user or an inactive app is refused within one poll interval in every
-process. Unknown keys are cached too (negative entries), in a bounded cache.
+process. Unknown keys are cached too (negative entries), in a bounded cache. While the database
+is away, keys already in the cache keep working (fail open for the key check, which the cache
+decided before); a key not yet seen gets a 503, never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import Executor
 from typing import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.call import Principal
 from gateway.errors import GatewayError
 from gateway.keys import hash_key, lookup_principal
+
+log = logging.getLogger("gateway.auth")
+
+
+class KeyStoreUnavailable(GatewayError):
+    """A key not yet cached while the database is away: keys already seen keep working."""
+
+    status = 503
+    error_type = "service_unavailable"
 
 MAX_ENTRIES = 50_000
 
@@ -28,11 +42,15 @@ class KeyStore:
         self._cache = {}
 
     def _load(self, presented: str) -> Principal | GatewayError | None:
-        with self._sessions() as session:
-            try:
+        try:
+            with self._sessions() as session:
                 return lookup_principal(session, presented)
-            except GatewayError as exc:  # suspended user / inactive app: cache the refusal too
-                return exc
+        except GatewayError as exc:  # suspended user / inactive app: cache the refusal too
+            return exc
+        except (SQLAlchemyError, OSError) as exc:  # the database is away: a 503, not cached
+            log.warning("key lookup failed, the database is unreachable: %s", exc)
+            raise KeyStoreUnavailable("the gateway cannot check this key right now (its database "
+                                      "is unreachable); try again shortly") from None
 
     async def lookup(self, presented: str) -> Principal | None:
         digest = hash_key(presented)

@@ -56,7 +56,7 @@ class _Reservation:
     async def _run(self) -> None:
         s, call = self.state, self.call
         ask = _ledger.Ask(tuple(self.rules), self.amount, call.request_id, s.now(),
-                          s.config.week_start)
+                          s.config.week_start, s.keeper.id)
         # If the client leaves meanwhile, the reserver releases the hold it then finds unclaimed.
         call.scratch[HOLD] = await s.reserver.submit(ask)
 
@@ -154,9 +154,10 @@ def _finish(state: Metering, call: Call, usage: Usage, error: GatewayError | Non
     call.usage = usage
     cost = ZERO if call.cache_hit else cost_of(entry_for(state.ctx.config, call.actual_model), usage)
     hold = call.scratch.pop(HOLD, None)
+    # Both reach the local spool first: an outage or a crash from here on loses neither.
     if hold is not None:
-        state.reserver.settle(_ledger.Settlement(hold, cost))
-    state.writer.put(LogRecord(log_row(call, usage, cost), _bodies(state, call)))
+        state.reserver.settle(state.spooled(_ledger.Settlement(hold, cost)))
+    state.writer.put(state.spooled(LogRecord(log_row(call, usage, cost), _bodies(state, call))))
     state.metrics.observe(call, usage, cost, error.error_type if error else None)
 
 

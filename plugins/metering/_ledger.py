@@ -7,7 +7,8 @@ two gateways never deadlock) it checks every cap, adds each admitted call's wors
 `reserved_usd` and records a reservation row. `settle` runs in the log writer's thread for a
 batch of finished calls: the real cost goes to `spent_usd`, the reservation leaves
 `reserved_usd`. A process that dies with calls in flight leaves reservation rows that `sweep`
-releases once they are older than any call can last. Money is Decimal in Python; rows are read,
+releases as soon as its lease is known dead (`_lease`), or once they are older than any call can
+last. Money is Decimal in Python; rows are read,
 computed and written back under the lock.
 """
 
@@ -68,6 +69,7 @@ class Ask:
     request_id: str
     now: datetime
     week_start: int = 0
+    lease_id: str | None = None  # the process holding it (its holds end with it)
 
 
 def reserve(engine: Engine, rules: list[CapRule], amount: Decimal, request_id: str,
@@ -129,7 +131,7 @@ def _decide(ask: Ask, rows: dict, held: dict, reservations: list) -> Hold | Paym
     hold = Hold(uuid.uuid4().hex, ids, ask.amount)
     reservations.append({"key": hold.reservation_id, "request_id": ask.request_id,
                          "ledger_ids": ",".join(map(str, ids)), "amount_usd": ask.amount,
-                         "created_at": ask.now})
+                         "created_at": ask.now, "lease_id": ask.lease_id})
     return hold
 
 
@@ -162,27 +164,32 @@ def carry_for(conn: Connection, rule: CapRule, period: Period, week_start: int) 
 
 
 def settle(engine: Engine, settlements: list[Settlement], now: datetime) -> None:
-    """Book a batch of finished calls in one transaction."""
+    """Book a batch of finished calls in one transaction, each exactly once: a reservation still
+    held gives its money back and books the cost; one a dead process left (released, kept as a
+    tombstone) books only the cost; one already settled (gone) is skipped — so replaying a spool
+    after a crash never books a call twice."""
     if not settlements:
         return
     with engine.connect() as conn:
         begin_write(conn)
         try:
             ids = [s.hold.reservation_id for s in settlements]
-            live = set(conn.execute(select(RESERVATIONS.c.key)
-                                    .where(RESERVATIONS.c.key.in_(ids))).scalars())
+            known = dict(conn.execute(select(RESERVATIONS.c.key, RESERVATIONS.c.released_at)
+                                      .where(RESERVATIONS.c.key.in_(ids))).all())
             deltas: dict[int, list] = {}
             for s in settlements:
-                # A reservation the sweeper already released must not be released twice.
-                held = s.hold.amount if s.hold.reservation_id in live else ZERO
+                key = s.hold.reservation_id
+                if key not in known:
+                    continue  # settled before (a replay), nothing to do
+                held = ZERO if known.pop(key) is not None else s.hold.amount
                 for lid in s.hold.ledger_ids:
                     d = deltas.setdefault(lid, [ZERO, ZERO, 0])
                     d[0] += s.cost
                     d[1] += held
                     d[2] += 1
-            _apply(conn, deltas, now)
-            if live:
-                conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.key.in_(live)))
+            if deltas:
+                _apply(conn, deltas, now)
+            conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.key.in_(ids)))
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -201,25 +208,39 @@ def _apply(conn: Connection, deltas: dict[int, list], now: datetime) -> None:
                              "calls": row.requests + calls, "now": now})
 
 
-def sweep(engine: Engine, older_than: datetime, now: datetime) -> int:
-    """Release reservations left by a process that died mid-call; returns how many."""
+def sweep(engine: Engine, older_than: datetime, now: datetime,
+          dead_leases: tuple[str, ...] = ()) -> int:
+    """Release the money of reservations a dead process left: those of `dead_leases`, and any
+    older than a call can last. They stay as tombstones (`released_at`) until settled or purged.
+    Returns how many were released."""
+    stale_if = RESERVATIONS.c.created_at < older_than
+    if dead_leases:
+        stale_if = stale_if | RESERVATIONS.c.lease_id.in_(dead_leases)
     with engine.connect() as conn:
         begin_write(conn)
         try:
-            stale = conn.execute(select(RESERVATIONS)
-                                 .where(RESERVATIONS.c.created_at < older_than)).all()
+            stale = conn.execute(select(RESERVATIONS).where(
+                RESERVATIONS.c.released_at.is_(None), stale_if)).all()
             deltas: dict[int, list] = {}
             for r in stale:
                 for lid in (int(x) for x in r.ledger_ids.split(",") if x):
                     deltas.setdefault(lid, [ZERO, ZERO, 0])[1] += r.amount_usd
             if stale:
                 _apply(conn, deltas, now)
-                conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.key.in_([r.key for r in stale])))
+                conn.execute(update(RESERVATIONS)
+                             .where(RESERVATIONS.c.key.in_([r.key for r in stale]))
+                             .values(released_at=now))
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
     return len(stale)
+
+
+def purge_tombstones(engine: Engine, older_than: datetime) -> None:
+    """Forget released reservations nobody settled for a long time (their spool is gone)."""
+    with engine.begin() as conn:
+        conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.released_at < older_than))
 
 
 def current_row(conn: Connection, scope: str, scope_id: int, period: Period):

@@ -6,10 +6,11 @@ the writer for every call measurably slowed the event loop. The writer sleeps fo
 takes everything that arrived meanwhile.
 
 When the database is briefly away the batch is retried with growing pauses for about ten seconds
-(meanwhile new records wait in the queue, up to its bound); after that the batch is given up with
-one clear error in the gateway's log naming how many records were lost and why. A full queue
-drops the newest record and says so in the log (at most once every ten seconds), never blocking a
-call.
+(meanwhile new records wait in the queue, up to its bound); after that the batch is handed to
+`deferred` (the metering spool holds every spend record, and replays them once the database is
+back) or, for records nobody keeps elsewhere, given up with one clear error naming how many were
+lost. A full queue does the same with the newest record and says so (at most once every ten
+seconds), never blocking a call.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ class BatchWriter:
                  max_rows: int = 500, queue_size: int = 20000,
                  periodic: Callable[[], None] | None = None, periodic_every: float = 60.0,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS, name: str = "metering-writer",
-                 transient: Callable[[Exception], bool] = lambda exc: True) -> None:
+                 transient: Callable[[Exception], bool] = lambda exc: True,
+                 deferred: Callable[[list[Any]], None] | None = None) -> None:
         self._write = write
         self._transient = transient
+        self._deferred = deferred
         self.interval, self.max_rows, self.queue_size = interval, max_rows, queue_size
         self._items: collections.deque = collections.deque()
         self._periodic, self._periodic_every = periodic, periodic_every
@@ -48,11 +51,19 @@ class BatchWriter:
     def start(self) -> None:
         self._thread.start()
 
+    def set_periodic(self, periodic: Callable[[], None]) -> None:
+        self._periodic = periodic
+
+    def set_deferred(self, deferred: Callable[[list[Any]], None]) -> None:
+        self._deferred = deferred
+
     def put(self, record: Any) -> bool:
         """Queue `record` without blocking; False (and a log line) when the queue is full."""
         waiting = len(self._items)
         if waiting >= self.queue_size:
             self._full()
+            if self._deferred is not None:
+                self._deferred([record])
             return False
         self._items.append(record)
         self.submitted += 1
@@ -65,8 +76,9 @@ class BatchWriter:
         now = time.monotonic()
         if now - self._last_complaint > _COMPLAIN_EVERY:
             self._last_complaint = now
-            log.error("metering: the write queue is full (%d records); dropped %d so far — "
-                      "is the database reachable?", self.queue_size, self.dropped)
+            kept = " (spend records stay in the spool)" if self._deferred else ""
+            log.error("metering: the write queue is full (%d records); %d left memory so far%s "
+                      "— is the database reachable?", self.queue_size, self.dropped, kept)
 
     def depth(self) -> int:
         return len(self._items)
@@ -126,6 +138,12 @@ class BatchWriter:
                 except Exception as exc:  # the database is away, or a bug: retry, then say so
                     if not self._transient(exc) and len(batch) > 1:
                         self._one_by_one(batch, exc)
+                        return
+                    if delay is None and self._deferred is not None and self._transient(exc):
+                        log.error("metering: the database is still away after %.1fs; %d "
+                                  "record(s) wait in the spool: %s", time.monotonic() - started,
+                                  len(batch), exc)
+                        self._deferred(batch)
                         return
                     if delay is None or not self._transient(exc):
                         log.error("metering: gave up writing %d records after %d attempts over "

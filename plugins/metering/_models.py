@@ -41,7 +41,9 @@ class LedgerRow(Base):
 
 
 class Reservation(Base):
-    """Money held by one call in flight; a crashed process's rows are released by the sweeper."""
+    """Money held by one call in flight. Settling deletes it; a dead process's reservations are
+    released (their money freed) and kept as tombstones with `released_at`, so a settlement that
+    arrives later (replayed from the dead process's spool) still books the cost, exactly once."""
 
     __tablename__ = "metering_reservations"
 
@@ -50,6 +52,21 @@ class Reservation(Base):
     ledger_ids: Mapped[str] = mapped_column(String(100))  # "12,40": the rows it holds money on
     amount_usd: Mapped[Decimal] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    lease_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Lease(Base):
+    """A live proxy process: it renews `heartbeat_at` every few seconds; its holds are released
+    once it is gone (dead pid on this host, or a heartbeat older than the lease's lifetime)."""
+
+    __tablename__ = "metering_leases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
 
 
 class ScopeSettings(Base):

@@ -20,13 +20,15 @@ import collections
 import itertools
 import logging
 import threading
+import time
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import Engine
 
 from gateway.errors import GatewayError, PaymentRequired
 from plugins.metering._ledger import Ask, Hold, Settlement, reserve_many, settle
+from plugins.metering._spool import Spooled
 
 log = logging.getLogger("gateway.metering")
 MAX_BATCH = 200
@@ -40,13 +42,16 @@ class LedgerUnavailable(GatewayError):
 class Reserver:
     def __init__(self, engine: Engine, release: Callable[[Hold], None],
                  clock: Callable[[], datetime],
-                 fallback: Callable[[Settlement], None]) -> None:
+                 fallback: Callable[[Any], None],
+                 ack: Callable[[list[int]], None] = lambda seqs: None) -> None:
         self.engine = engine
         self._release = release  # gives back a hold nobody waits for any more
         self._clock = clock
         self._fallback = fallback
+        self._ack = ack
         self._pending: collections.deque = collections.deque()
         self._wake = threading.Event()
+        self._busy = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metering-reserver", daemon=True)
 
@@ -70,7 +75,7 @@ class Reserver:
         self._wake.set()
         return future
 
-    def settle(self, settlement: Settlement) -> None:
+    def settle(self, settlement: Settlement | Spooled) -> None:
         """From any thread: book a finished call, ahead of every ask submitted after it."""
         if self._stop.is_set() or not self._thread.is_alive():
             self._fallback(settlement)
@@ -83,22 +88,36 @@ class Reserver:
             self._wake.wait(0.5)
             self._wake.clear()
             while self._pending:
+                self._busy = True
                 batch = [self._pending.popleft()
                          for _ in range(min(MAX_BATCH, len(self._pending)))]
                 for run in _runs(batch):
-                    if isinstance(run[0][0], Settlement):
+                    if _is_settlement(run[0][0]):
                         self._settle([item for item, _, _ in run])
                     else:
                         self._decide(run)
+            self._busy = False
 
-    def _settle(self, settlements: list[Settlement]) -> None:
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far was decided or settled (tests, commands)."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while self._pending or self._busy:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _settle(self, items: list) -> None:
         try:
-            settle(self.engine, settlements, self._clock())
-        except Exception as exc:  # the database is away: the writer keeps trying
+            settle(self.engine, [_unwrap(i) for i in items], self._clock())
+        except Exception as exc:  # the database is away: the writer (and the spool) keep it
             log.warning("metering: settling %d call(s) failed, queued for retry: %s",
-                        len(settlements), exc)
-            for item in settlements:
+                        len(items), exc)
+            for item in items:
                 self._fallback(item)
+            return
+        self._ack([i.seq for i in items if isinstance(i, Spooled)])
 
     def _decide(self, batch: list) -> None:
         try:
@@ -128,7 +147,15 @@ class Reserver:
                 future.set_result(result)
 
 
+def _is_settlement(item: Any) -> bool:
+    return isinstance(_unwrap(item), Settlement)
+
+
+def _unwrap(item: Any) -> Any:
+    return item.record if isinstance(item, Spooled) else item
+
+
 def _runs(batch: list) -> list[list]:
     """Consecutive settlements and consecutive asks, in order."""
     return [list(group) for _, group in
-            itertools.groupby(batch, key=lambda entry: isinstance(entry[0], Settlement))]
+            itertools.groupby(batch, key=lambda entry: _is_settlement(entry[0]))]

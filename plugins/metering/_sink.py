@@ -1,20 +1,26 @@
 """What the writer thread does with a batch: settle the ledger, then write request logs, stored
 conversations, rollups, error reports and cache entries in one transaction. Each part that
-committed is taken out of the batch, so a retry after a failure never writes anything twice."""
+committed is taken out of the batch (and acknowledged in the spool), so a retry after a failure
+never writes anything twice.
+
+`replay` writes records read back from a spool (after an outage or a crash); it is idempotent:
+log rows already in the database (by request id) are skipped, settlements are booked once by the
+ledger itself."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, insert, select
 
 from gateway.db.models import RequestLog
 from plugins.metering import _ledger, _rollups
 from plugins.metering._db import upsert_replace
 from plugins.metering._models import CacheEntry, ErrorReport, StoredBodies
 from plugins.metering._records import CacheRecord, ErrorRecord, LogRecord
+from plugins.metering._spool import Spooled
 
 log = logging.getLogger("gateway.metering")
 LOGS = RequestLog.__table__
@@ -23,25 +29,51 @@ ERRORS = ErrorReport.__table__
 CACHE = CacheEntry.__table__
 
 
+def _seq(item: Any) -> int:
+    return item.seq if isinstance(item, Spooled) else 0
+
+
+def _record(item: Any) -> Any:
+    return item.record if isinstance(item, Spooled) else item
+
+
 class Sink:
     def __init__(self, engine: Engine, clock: Callable[[], datetime],
-                 reservation_max_age: Callable[[], timedelta]) -> None:
+                 ack: Callable[[list[int]], None] = lambda seqs: None) -> None:
         self.engine = engine
         self.clock = clock
-        self.reservation_max_age = reservation_max_age
+        self.ack = ack
 
     def write(self, batch: list[Any]) -> None:
-        settlements = [r for r in batch if isinstance(r, _ledger.Settlement)]
-        if settlements:
-            _ledger.settle(self.engine, settlements, self.clock())
-            batch[:] = [r for r in batch if not isinstance(r, _ledger.Settlement)]
+        settles = [i for i in batch if isinstance(_record(i), _ledger.Settlement)]
+        if settles:
+            _ledger.settle(self.engine, [_record(i) for i in settles], self.clock())
+            self.ack([_seq(i) for i in settles])
+            batch[:] = [i for i in batch if not isinstance(_record(i), _ledger.Settlement)]
         if batch:
-            self._write_rows(batch)
+            self._write_rows([_record(i) for i in batch])
+            self.ack([_seq(i) for i in batch])
             batch.clear()
+
+    def replay(self, items: list[Spooled]) -> int:
+        """Write records from a spool; returns how many log rows were missing and written."""
+        settles = [i.record for i in items if isinstance(i.record, _ledger.Settlement)]
+        _ledger.settle(self.engine, settles, self.clock())
+        logs = [i.record for i in items if isinstance(i.record, LogRecord)]
+        ids = [r.row["request_id"] for r in logs]
+        with self.engine.connect() as conn:
+            present = set()
+            for start in range(0, len(ids), 500):
+                present.update(conn.execute(select(LOGS.c.request_id).where(
+                    LOGS.c.request_id.in_(ids[start:start + 500]))).scalars())
+        missing = [r for r in logs if r.row["request_id"] not in present]
+        if missing:
+            self._write_rows(missing)
+        return len(missing)
 
     def _write_rows(self, batch: list[Any]) -> None:
         logs = [r for r in batch if isinstance(r, LogRecord)]
-        rows = [r.row for r in logs]
+        rows = [dict(r.row) for r in logs]
         bodies = [r.bodies for r in logs if r.bodies is not None]
         errors = [r.row for r in batch if isinstance(r, ErrorRecord)]
         cache = _latest_by_key([r.row for r in batch if isinstance(r, CacheRecord)])
@@ -57,20 +89,6 @@ class Sink:
             if errors:
                 conn.execute(insert(ERRORS), errors)
             upsert_replace(conn, CACHE, cache, ["key"])
-
-    def housekeeping(self) -> None:
-        """Every minute or so, in the writer's thread: release reservations of dead processes,
-        forget expired cache entries and conversations, prune fine-grained rollups."""
-        now = self.clock()
-        released = _ledger.sweep(self.engine, now - self.reservation_max_age(), now)
-        if released:
-            log.warning(
-                "metering: released %d reservation(s) older than %s (a gateway process ended "
-                "mid-call)", released, self.reservation_max_age())
-        with self.engine.begin() as conn:
-            conn.execute(delete(CACHE).where(CACHE.c.expires_at < now))
-            conn.execute(delete(BODIES).where(BODIES.c.expires_at < now))
-            _rollups.prune(conn, now)
 
 
 def _latest_by_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

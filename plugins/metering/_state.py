@@ -13,11 +13,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from gateway.errors import ConfigError
 from plugins.metering._cache import ResponseCache
 from plugins.metering._config import MeteringConfig, parse_metering_config
+from plugins.metering._lease import TICK_SECONDS, Keeper
 from plugins.metering._ledger import Hold, Settlement
 from plugins.metering._log_writer import BatchWriter
 from plugins.metering._metrics import Metrics
 from plugins.metering._reserver import Reserver
+from plugins.metering._records import LogRecord
 from plugins.metering._sink import Sink
+from plugins.metering._spool import Spool, Spooled
 from plugins.metering._snapshot import Snapshot, load_snapshot
 
 log = logging.getLogger("gateway.metering")
@@ -37,14 +40,22 @@ class Metering:
         self.config: MeteringConfig = parse_metering_config(ctx.config.section("metering"))
         self.snapshot: Snapshot = load_snapshot(self.engine)
         self.cache = ResponseCache(self.engine)
-        self.sink = Sink(self.engine, self.now, self._reservation_max_age)
+        spool_dir = ctx.settings.ensure_data_dir() / "spool"
+        self.sink = Sink(self.engine, self.now)
         cfg = self.config
         self.writer = BatchWriter(self.sink.write, interval=cfg.flush_interval_ms / 1000,
                                   max_rows=cfg.flush_rows, queue_size=cfg.queue_size,
-                                  periodic=self.sink.housekeeping, transient=transient)
+                                  periodic_every=TICK_SECONDS, transient=transient)
+        self.keeper = Keeper(self.engine, self.now, self.sink, spool_dir,
+                             self._reservation_max_age, self.writer.depth)
+        self.spool = Spool(spool_dir, self.keeper.id)
+        self.sink.ack = self.spool.ack
+        self.writer.set_periodic(self.keeper.tick)
+        self.writer.set_deferred(self.keeper.defer)
         self.metrics = Metrics(queue_depth=self.writer.depth,
                                catalog=lambda: ctx.config.models)
-        self.reserver = Reserver(self.engine, self.release, self.now, self.writer.put)
+        self.reserver = Reserver(self.engine, self.release, self.now, self.writer.put,
+                                 self.spool.ack)
 
     def now(self) -> datetime:
         return self.clock()
@@ -56,7 +67,12 @@ class Metering:
         """Give back a hold whose call will never settle it."""
         self.reserver.settle(Settlement(hold, Decimal(0)))
 
+    def spooled(self, record: LogRecord | Settlement) -> Spooled:
+        """`record` written to the local spool (on the event loop; one write() call)."""
+        return self.spool.append(record)
+
     def start(self) -> None:
+        self.keeper.start()  # recover what ended processes left, before the first call
         self.writer.start()
         self.reserver.start()
         self.ctx.on_change(self.reload)
@@ -71,11 +87,13 @@ class Metering:
         self.snapshot = load_snapshot(self.engine)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        return self.writer.flush(timeout)
+        return self.reserver.drain(timeout) and self.writer.flush(timeout)
 
     def stop(self) -> None:
         self.reserver.stop()
         self.writer.stop()
+        self.spool.close()
+        self.keeper.end()
 
 
 def transient(exc: Exception) -> bool:

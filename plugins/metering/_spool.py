@@ -1,0 +1,156 @@
+"""The durable spend spool: every call's log row and settlement reach a local append-only file
+before they are queued for the database, so a database outage of any length, or a `kill -9`,
+loses none of them.
+
+One file per process (`<data dir>/spool/<lease id>.jsonl`, mode 0600): a line per record
+(`{"s": seq, "r": …}`) written with one `write()` on the event loop — once it returns the bytes are
+the kernel's, so killing the process loses nothing — and a line per committed batch
+(`{"a": [seq, …]}`). A background thread fsyncs every 50 ms while there is something new (power
+loss can cost at most that). When every record is acknowledged the file is emptied.
+
+Replay (`pending`) reads a file, skips a torn last line, and returns what was never acknowledged;
+writing it again is idempotent (log rows by request id, settlements by reservation), so a record
+replayed twice is booked once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from plugins.metering._ledger import Hold, Settlement
+from plugins.metering._records import LogRecord
+
+log = logging.getLogger("gateway.metering")
+FSYNC_EVERY = 0.05
+TRUNCATE_ABOVE = 1024 * 1024  # bytes: an emptied spool is cut back once it is this large
+
+
+def encode(record: LogRecord | Settlement) -> dict[str, Any]:
+    if isinstance(record, Settlement):
+        hold = record.hold
+        return {"k": "settle", "key": hold.reservation_id, "ledger": list(hold.ledger_ids),
+                "amount": str(hold.amount), "cost": str(record.cost)}
+    row = {**record.row, "cost_usd": str(record.row["cost_usd"])}
+    if not isinstance(row["created_at"], float):
+        row["created_at"] = row["created_at"].timestamp()
+    bodies = None
+    if record.bodies is not None:
+        bodies = {**record.bodies, "created_at": record.bodies["created_at"].isoformat(),
+                  "expires_at": record.bodies["expires_at"].isoformat()}
+    return {"k": "log", "row": row, "bodies": bodies}
+
+
+def decode(data: dict[str, Any]) -> LogRecord | Settlement:
+    if data["k"] == "settle":
+        hold = Hold(data["key"], tuple(data["ledger"]), Decimal(data["amount"]))
+        return Settlement(hold, Decimal(data["cost"]))
+    row = {**data["row"], "cost_usd": Decimal(data["row"]["cost_usd"])}
+    bodies = data.get("bodies")
+    if bodies is not None:
+        bodies = {**bodies, "created_at": datetime.fromisoformat(bodies["created_at"]),
+                  "expires_at": datetime.fromisoformat(bodies["expires_at"])}
+    return LogRecord(row, bodies)
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A record and its place in the spool."""
+
+    seq: int
+    record: LogRecord | Settlement
+
+
+class Spool:
+    def __init__(self, directory: Path, name: str) -> None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = directory / f"{name}.jsonl"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._outstanding: set[int] = set()
+        self._size = os.fstat(self._fd).st_size
+        self._dirty = threading.Event()
+        self._closed = threading.Event()
+        self._syncer = threading.Thread(target=self._sync_loop, name="metering-spool",
+                                        daemon=True)
+        self._syncer.start()
+
+    def append(self, record: LogRecord | Settlement) -> Spooled:
+        with self._lock:
+            self._seq += 1
+            line = json.dumps({"s": self._seq, "r": encode(record)}, separators=(",", ":"))
+            self._write(line)
+            self._outstanding.add(self._seq)
+            return Spooled(self._seq, record)
+
+    def ack(self, seqs: list[int]) -> None:
+        """The database committed these records."""
+        seqs = [s for s in seqs if s]
+        if not seqs:
+            return
+        with self._lock:
+            self._outstanding.difference_update(seqs)
+            if not self._outstanding and self._size > TRUNCATE_ABOVE:
+                os.ftruncate(self._fd, 0)
+                self._size = 0
+            else:
+                self._write(json.dumps({"a": seqs}, separators=(",", ":")))
+
+    def outstanding(self) -> int:
+        return len(self._outstanding)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._dirty.set()
+        self._syncer.join(5)
+        with self._lock:
+            os.fsync(self._fd)
+            empty = not self._outstanding
+            os.close(self._fd)
+        if empty:  # everything reached the database: nothing to replay after us
+            self.path.unlink(missing_ok=True)
+
+    def _write(self, line: str) -> None:
+        data = (line + "\n").encode()
+        os.write(self._fd, data)
+        self._size += len(data)
+        self._dirty.set()
+
+    def _sync_loop(self) -> None:
+        while not self._closed.is_set():
+            self._dirty.wait()
+            self._dirty.clear()
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                return  # closed under us at shutdown
+            self._closed.wait(FSYNC_EVERY)
+
+
+def pending(path: Path) -> list[Spooled]:
+    """The records of a spool file that were never acknowledged, in order."""
+    records: dict[int, dict[str, Any]] = {}
+    acked: set[int] = set()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a crash mid-write: its call had not finished
+        if "a" in entry:
+            acked.update(entry["a"])
+        elif "s" in entry:
+            records[entry["s"]] = entry["r"]
+    return [Spooled(seq, decode(data)) for seq, data in sorted(records.items())
+            if seq not in acked]
