@@ -11,7 +11,7 @@ ADMIN_PORT ?= 8081
 
 LOCK      := requirements.lock
 TEST_LOCK := requirements-test.lock
-TOOLS     := .venv-tools
+TOOLS     := $(VENV)/tools
 # The locks are resolved against PyPI alone, whatever this machine's pip configuration adds.
 PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT \
              PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
@@ -74,4 +74,4 @@ audit:
 	$(TOOLS)/bin/pip-audit --strict --require-hashes --disable-pip -r $(TEST_LOCK)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache
