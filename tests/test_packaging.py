@@ -59,6 +59,6 @@ def test_the_locks_pin_every_requirement_with_hashes():
         text = (ROOT / lock).read_text()
         pinned = {_norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==", text, re.M)}
         assert wanted - pinned == set(), f"{lock} lacks {sorted(wanted - pinned)}: run make lock"
-        entries = re.findall(r"^[A-Za-z0-9_.-]+==\S+ \\\n(?:\s+--hash=sha256:[0-9a-f]{64}",
+        entries = re.findall(r"^[A-Za-z0-9_.-]+==\S+ \\\n\s+--hash=sha256:[0-9a-f]{64}",
                              text, re.M)
         assert len(entries) == len(re.findall(r"^[A-Za-z0-9_.-]+==", text, re.M))
