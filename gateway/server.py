@@ -22,6 +22,7 @@ from mitmproxy.proxy import mode_servers
 from gateway import http_stream
 from gateway.addon import GatewayAddon
 from gateway.context import GatewayContext
+from gateway.limits import ConnectionGuard, Limits, default_max_connections
 from gateway.pipeline import Pipeline
 from gateway.ws_bridge import WebSocketBridge
 
@@ -68,6 +69,15 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def limits_from(settings) -> Limits:
+    total = settings.max_connections or default_max_connections()
+    per_client = settings.max_connections_per_client or max(1, total // 2)
+    return Limits(max_connections=total, max_per_client=min(per_client, total),
+                  head_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
+                  body_budget=max(settings.body_budget, settings.body_limit),
+                  keepalive_timeout=settings.keepalive_timeout)
+
+
 class ProxyServer:
     def __init__(self, ctx: GatewayContext, host: str = "127.0.0.1", port: int = 8080,
                  reuse_port: bool = False) -> None:
@@ -93,8 +103,11 @@ class ProxyServer:
         self.master = master = Master(opts, event_loop=asyncio.get_running_loop())
         addon = GatewayAddon(Pipeline(self.ctx))
         addon.websockets = self.websockets
-        master.addons.add(core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(),
-                          tlsconfig.TlsConfig(), self.inflight, addon)
+        guard = ConnectionGuard(limits_from(self.ctx.settings))
+        ps_addon = proxyserver.Proxyserver()
+        guard.proxyserver = ps_addon
+        master.addons.add(core.Core(), ps_addon, next_layer.NextLayer(),
+                          tlsconfig.TlsConfig(), guard, self.inflight, addon)
         confdir = self.ctx.settings.ensure_data_dir() / "mitmproxy"
         opts.update(
             mode=[f"reverse:{BLACK_HOLE}@{self.host}:{self.port}"],

@@ -39,6 +39,12 @@ class Settings:
     chunk_timeout: float = 120.0
     secret_key_env: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)  # GATEWAY_METRICS_TOKEN
+    max_connections: int = 0  # 0: derived from the process's descriptor limit
+    max_connections_per_client: int = 0  # 0: half of max_connections
+    header_timeout: float = 10.0
+    body_timeout: float = 120.0
+    body_budget: int = 256 * 1024 * 1024
+    keepalive_timeout: float = 75.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -63,6 +69,12 @@ class Settings:
             chunk_timeout=_float_env(env, "GATEWAY_CHUNK_TIMEOUT", 120.0),
             secret_key_env=env.get("GATEWAY_SECRET_KEY") or None,
             metrics_token=env.get("GATEWAY_METRICS_TOKEN") or None,
+            max_connections=int(_float_env(env, "GATEWAY_MAX_CONNECTIONS", 0)),
+            max_connections_per_client=int(_float_env(env, "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", 0)),
+            header_timeout=_float_env(env, "GATEWAY_HEADER_TIMEOUT", 10.0),
+            body_timeout=_float_env(env, "GATEWAY_BODY_TIMEOUT", 120.0),
+            body_budget=int(_float_env(env, "GATEWAY_BODY_BUDGET", 256 * 1024 * 1024)),
+            keepalive_timeout=_float_env(env, "GATEWAY_KEEPALIVE_TIMEOUT", 75.0),
         )
 
     def ensure_data_dir(self) -> Path:
