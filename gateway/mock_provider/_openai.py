@@ -31,17 +31,23 @@ from gateway.mock_provider._errors import BadRequest
 FINGERPRINT = "fp_mock"
 MODELS = ("mock-model", "gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
 _EMBED_DIMS = 8
+NO_USAGE = "mock-no-usage"
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     reply = plan(_turn(ctx.body), ctx.raw, "call_")
+    # `mock-no-usage` in the model name: an OpenAI-compatible server that never reports usage.
+    silent = NO_USAGE in ctx.model
     if not ctx.stream:
-        return web.json_response(_completion(reply, ctx.model))
+        completion = _completion(reply, ctx.model)
+        if silent:
+            del completion["usage"]
+        return web.json_response(completion)
     events = ctx.event_stream(request)
     await events.open()
     options = ctx.body.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True and not silent
     for chunk in _chunks(reply, ctx.model, include_usage):
         await events.send(chunk)
     await events.send("[DONE]")

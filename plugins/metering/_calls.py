@@ -12,7 +12,8 @@ from decimal import Decimal
 from gateway.call import ApiFormat, Attempt, CachedAnswer, Call, Endpoint, Usage
 from gateway.errors import GatewayError, PaymentRequired
 from plugins.metering import _cache, _ledger
-from plugins.metering._cost import cost_of, entry_for, reservation_for, unpriced
+from plugins.metering._cost import (choices, cost_of, entry_for, max_output_tokens,
+                                    reservation_for, unpriced)
 from plugins.metering._error_reports import gateway_report, worth_reporting
 from plugins.metering._records import LogRecord, bodies_row, log_row
 from plugins.metering._state import Metering
@@ -131,8 +132,13 @@ def complete(state: Metering, call: Call) -> None:
     reader: UsageReader | None = call.scratch.get(READER)
     if reader is not None:
         usage = reader.result()
-    elif call.client_disconnected:  # gone before the answer: the provider may still bill input
-        usage = Usage(estimate_tokens(text_length(call.body)), 0, estimated=True)
+    elif call.client_disconnected:
+        # Gone before a whole answer began: the provider goes on generating and bills it, and the
+        # gateway never sees how much. Policy: book the input estimate and the most the call could
+        # produce (what admission reserved for), marked estimated — caps never undercount.
+        usage = Usage(estimate_tokens(text_length(call.body)),
+                      max_output_tokens(call.body, state.config.default_max_output_tokens)
+                      * choices(call.body), estimated=True)
     else:
         usage = call.usage
     _finish(state, call, usage, None)
@@ -152,12 +158,17 @@ def _finish(state: Metering, call: Call, usage: Usage, error: GatewayError | Non
         return
     call.scratch[DONE] = True
     call.usage = usage
-    cost = ZERO if call.cache_hit else cost_of(entry_for(state.ctx.config, call.actual_model), usage)
+    entry = entry_for(state.ctx.config, call.actual_model)
+    cost = ZERO if call.cache_hit else cost_of(entry, usage)
+    # An answer from a model with no price has an unknown cost, not a free one: marked as such.
+    unpriced = (call.actual_model is not None and not call.cache_hit
+                and (entry is None or not entry.priced) and not call.actual_model.startswith("ollama/"))
     hold = call.scratch.pop(HOLD, None)
     # Both reach the local spool first: an outage or a crash from here on loses neither.
     if hold is not None:
         state.reserver.settle(state.spooled(_ledger.Settlement(hold, cost)))
-    state.writer.put(state.spooled(LogRecord(log_row(call, usage, cost), _bodies(state, call))))
+    state.writer.put(state.spooled(LogRecord(log_row(call, usage, cost, unpriced),
+                                             _bodies(state, call))))
     state.metrics.observe(call, usage, cost, error.error_type if error else None)
 
 

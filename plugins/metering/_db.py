@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from sqlalchemy import Connection, Table
 
 
-def begin_write(conn: Connection) -> None:
+def begin_write(conn: Connection, wait: float | None = None) -> None:
     """Start a transaction that owns the right to write.
 
     SQLite: `BEGIN IMMEDIATE` takes the database's write lock now, so a read-check-update
@@ -17,9 +17,13 @@ def begin_write(conn: Connection) -> None:
     transaction that only locks at the first write). PostgreSQL: an ordinary transaction; callers
     lock the rows they read with `SELECT … FOR UPDATE`."""
     if conn.dialect.name == "sqlite":
+        if wait is not None:  # this connection's own bound (the engine default is 30 s)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait * 1000)}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.begin()
+        if wait is not None:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
 
 
 def _insert(conn: Connection, table: Table):

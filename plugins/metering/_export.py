@@ -26,7 +26,8 @@ COLUMNS = {
     "requested_model": "requested_model", "actual_model": "actual_model", "provider": "provider",
     "agent_id": "agent", "status": "status", "input_tokens": "input_tokens",
     "output_tokens": "output_tokens", "cached_tokens": "cached_tokens",
-    "usage_estimated": "usage_estimated", "cost_usd": "cost_usd", "latency_ms": "latency_ms",
+    "usage_estimated": "usage_estimated", "cost_usd": "cost_usd", "unpriced": "unpriced",
+    "latency_ms": "latency_ms",
     "cache_hit": "cache_hit", "request_body": "request", "response_body": "response",
 }
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")

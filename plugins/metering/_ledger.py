@@ -27,6 +27,9 @@ from plugins.metering._caps import (CapRule, Period, carry_in, effective_cap, pe
 from plugins.metering._db import begin_write, insert_ignore
 from plugins.metering._models import LedgerRow, Reservation
 
+# The longest a capped call waits for the ledger's write lock (another process holding SQLite's
+# lock, a long PostgreSQL row lock) before it is refused with 503 instead of hanging.
+LOCK_WAIT_SECONDS = 5.0
 LEDGER = LedgerRow.__table__
 RESERVATIONS = Reservation.__table__
 ZERO = Decimal(0)
@@ -91,7 +94,7 @@ def reserve_many(engine: Engine, asks: list[Ask]) -> list[Hold | PaymentRequired
             period = period_of(rule.period_kind, ask.now, ask.week_start)
             wanted.setdefault((rule.scope, rule.scope_id, period.start), (rule, period, ask))
     with engine.connect() as conn:
-        begin_write(conn)
+        begin_write(conn, wait=LOCK_WAIT_SECONDS)
         try:
             rows = {}
             for key in sorted(wanted):  # one lock order for every process: no deadlocks

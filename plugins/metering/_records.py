@@ -44,7 +44,7 @@ def _ms(start: float, end: float | None) -> int | None:
     return None if end is None else max(0, int((end - start) * 1000))
 
 
-def log_row(call: Call, usage: Usage, cost: Decimal) -> dict[str, Any]:
+def log_row(call: Call, usage: Usage, cost: Decimal, unpriced: bool = False) -> dict[str, Any]:
     p, attempt = call.principal, call.attempt
     return {
         # A float until the writer thread makes it a datetime (cheaper off the event loop).
@@ -60,7 +60,7 @@ def log_row(call: Call, usage: Usage, cost: Decimal) -> dict[str, Any]:
         "status": call.status or 0, "error_type": call.error_type,
         "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
         "cached_tokens": usage.cached_input_tokens, "cache_write_tokens": usage.cache_write_tokens,
-        "usage_estimated": usage.estimated, "cost_usd": cost,
+        "usage_estimated": usage.estimated, "cost_usd": cost, "unpriced": unpriced,
         "latency_ms": _ms(call.started, call.ended) or 0, "ttfb_ms": _ms(call.started, call.first_byte),
         "cache_hit": call.cache_hit, "fallback_attempts": max(0, len(call.attempts) - 1),
     }

@@ -18,6 +18,7 @@ CHARS_PER_TOKEN = 4
 # Set by the routing plugin when it translated the answer: the provider's exact usage in
 # Anthropic's accounting (input without cache reads and writes).
 UPSTREAM_USAGE = "routing.upstream_usage"
+USAGE_MISSING = "routing.usage_missing"  # a translating plugin saw no usage from the provider
 MAX_KEPT_TEXT = 256 * 1024  # characters of answer text kept for the stored conversation
 _STRUCTURAL = frozenset({"model", "role", "type", "id", "tool_call_id", "tool_use_id", "call_id",
                          "cache_control", "stream", "stream_options", "temperature", "top_p",
@@ -111,7 +112,7 @@ class UsageReader(ResponseFilter):
             raw = body.get("usage")
             usage = (usage_from_ollama(body) if self.ollama else usage_from_anthropic(raw)
                      if self.anthropic else usage_from_openai(raw))
-            if usage is not None:
+            if usage is not None and not self.call.scratch.get(USAGE_MISSING):
                 self.raw, self.final = usage, True
                 self.call.usage = normalised(usage, self.anthropic)
             else:  # no usage in the answer: measure its text for the estimate
@@ -184,7 +185,9 @@ class UsageReader(ResponseFilter):
 
     def result(self) -> Usage:
         """The call's usage: the provider's when it arrived whole, else an estimate (marked)."""
-        if self.raw is not None and self.final:
+        if self.call.scratch.get(USAGE_MISSING):  # the zeros in the translated answer mean "unknown"
+            self.raw = None
+        elif self.raw is not None and self.final:
             return normalised(self.raw, self.anthropic)
         upstream = self.call.scratch.get(UPSTREAM_USAGE)
         if isinstance(upstream, Usage):  # a translating plugin saw the provider's own figures

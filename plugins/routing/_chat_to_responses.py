@@ -124,6 +124,7 @@ class ChatToResponsesStream:
         self.calls: dict[int, _Open] = {}  # open tool-call items by chat tool_calls index
         self.finish: str | None = None
         self.usage = Usage()
+        self.usage_seen = False  # some OpenAI-compatible servers never report usage
         self.reasoning_tokens = 0
 
     def _event(self, kind: str, **fields: Any) -> SSEEvent:
@@ -144,6 +145,7 @@ class ChatToResponsesStream:
             return out + self._fail(data["error"])
         if data.get("usage"):
             self.usage = usage_from_openai(data["usage"])
+            self.usage_seen = True
             self.reasoning_tokens = _reasoning_tokens(data["usage"])
         for choice in data.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:

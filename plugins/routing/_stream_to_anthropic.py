@@ -30,6 +30,7 @@ class OpenAIToAnthropicStream:
         self.finish: str | None = None
         self.refused = False
         self.usage = Usage()
+        self.usage_seen = False  # some OpenAI-compatible servers never report usage
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         if event.data.strip() == "[DONE]":
@@ -43,6 +44,7 @@ class OpenAIToAnthropicStream:
         out = [] if self.started else [self._start(data)]
         if data.get("usage"):
             self.usage = usage_from_openai(data["usage"])
+            self.usage_seen = True
         for choice in data.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 out.extend(self._choice(choice))

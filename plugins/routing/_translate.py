@@ -30,6 +30,9 @@ from plugins.routing._wire import usage_from_anthropic, usage_from_openai
 # The provider's own usage (Anthropic accounting), for metering: OpenAI's usage shape has no
 # exact place for every Anthropic count.
 UPSTREAM_USAGE = "routing.upstream_usage"
+# Set when the provider reported no usage at all: the translated answer's zeros mean "unknown",
+# and metering must estimate (and say so) instead of booking 0 tokens.
+USAGE_MISSING = "routing.usage_missing"
 
 
 def _keepalive() -> SSEEvent:
@@ -128,19 +131,19 @@ class ToAnthropic(ResponseFilter):
     def on_json(self, body: Any) -> Any:
         if not isinstance(body, dict) or "choices" not in body:
             return body
-        _record(self.call, usage_from_openai(body.get("usage")))
+        _record(self.call, usage_from_openai(body.get("usage")), bool(body.get("usage")))
         return completion_to_message(body)
 
     def on_event(self, event: SSEEvent) -> Iterable[SSEEvent]:
         out = self.stream.feed(event)
         if self.stream.done:
-            _record(self.call, self.stream.usage)
+            _record(self.call, self.stream.usage, self.stream.usage_seen)
         return out or (_keepalive(),)
 
     def on_end(self, complete: bool) -> Iterable[SSEEvent]:
         out = self.stream.end(complete)
         if self.stream.done:
-            _record(self.call, self.stream.usage)
+            _record(self.call, self.stream.usage, self.stream.usage_seen)
         return out
 
 
@@ -160,7 +163,7 @@ class ToResponses(ResponseFilter):
         if not isinstance(body, dict) or "choices" not in body:
             return body
         if self.inner is None:
-            _record(self.call, usage_from_openai(body.get("usage")))
+            _record(self.call, usage_from_openai(body.get("usage")), bool(body.get("usage")))
         return completion_to_response(body, self.call.body, self.tools)
 
     def on_event(self, event: SSEEvent) -> Iterable[SSEEvent]:
@@ -178,12 +181,16 @@ class ToResponses(ResponseFilter):
             if chunk.data:  # keep-alive comments of the inner filter carry no data
                 out.extend(self.stream.feed(chunk))
         if self.stream.done and self.inner is None:
-            _record(self.call, self.stream.usage)
+            _record(self.call, self.stream.usage, self.stream.usage_seen)
         return out
 
 
-def _record(call: Call, usage: Usage) -> None:
+def _record(call: Call, usage: Usage, reported: bool = True) -> None:
     """The exact provider usage, before metering reads the translated answer: a stream without
-    `include_usage` carries no usage in the client's format at all."""
+    `include_usage` carries no usage in the client's format at all. A provider that reported
+    none leaves the usage unknown (metering estimates it and marks it estimated)."""
+    if not reported:
+        call.scratch[USAGE_MISSING] = True
+        return
     call.scratch[UPSTREAM_USAGE] = usage
     call.usage = replace(usage)

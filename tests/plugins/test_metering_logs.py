@@ -13,6 +13,7 @@ import openai
 import pytest
 from sqlalchemy import select
 
+from gateway.db.models import RequestLog
 from plugins.metering import _queries
 from plugins.metering._log_writer import BatchWriter
 from plugins.metering._models import ErrorReport
@@ -219,3 +220,23 @@ def test_metrics_labels_stay_bounded_whatever_model_names_clients_choose(gateway
     assert "made-up-model" not in text
     assert 'gateway_requests_total{endpoint="/v1/chat/completions",model="other",' \
            'provider="openai",status="2xx"} 30.0' in text
+
+
+def test_a_client_leaving_a_whole_call_early_is_booked_at_its_worst_case_output(gateway):
+    """The provider finishes (and bills) an answer nobody waits for any more; the gateway books
+    the most the call could produce, marked estimated."""
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(gateway.url + "/v1/chat/completions", timeout=0.3,
+                   headers={"Authorization": f"Bearer {gateway.user_key}"},
+                   json={"model": "openai/gpt-4o-mock-delay-1500", "max_tokens": 321,
+                         "messages": [{"role": "user", "content": "slow one"}]})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        gateway.ctx.extensions["metering"].flush()
+        with gateway.ctx.sessions() as session:
+            row = session.scalar(select(RequestLog).order_by(RequestLog.id.desc()))
+        if row is not None:
+            break
+        time.sleep(0.1)
+    assert row.status == 499 and row.usage_estimated
+    assert row.output_tokens == 321 and row.input_tokens > 0

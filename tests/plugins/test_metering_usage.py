@@ -96,3 +96,19 @@ def test_gateway_transform_request_asks_a_translated_stream_for_usage(gateway):
         stream=True))
     assert chunks and all(c.usage is None for c in chunks)
     _assert_row(logs(gateway, 1)[0], PLAIN, SONNET, "anthropic/claude-sonnet-4-5", "anthropic")
+
+
+def test_a_call_to_an_unpriced_model_is_marked_unpriced_not_free(gateway):
+    from sqlalchemy import select
+
+    from gateway.db.models import RequestLog
+
+    gateway.openai().chat.completions.create(model="openai/some-model-nobody-priced",
+                                             messages=[{"role": "user", "content": "x"}])
+    gateway.openai().chat.completions.create(model="openai/gpt-4o",
+                                             messages=[{"role": "user", "content": "x"}])
+    gateway.ctx.extensions["metering"].flush()
+    with gateway.ctx.sessions() as session:
+        rows = session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
+    assert [(r.actual_model, r.unpriced) for r in rows] == [
+        ("openai/some-model-nobody-priced", True), ("openai/gpt-4o", False)]

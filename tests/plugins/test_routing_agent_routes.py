@@ -251,3 +251,18 @@ def test_reasoning_effort_on_an_anthropic_model_thinks_and_answers_only_text(gat
         final = s.get_final_response()
     assert provider_saw(gateway)["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert [o.type for o in final.output] == ["message"] and final.output_text == "echo: why?"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_translated_answer_without_usage_is_estimated_and_flagged(gateway, stream):
+    client = gateway.anthropic()
+    ask = dict(model="openai/gpt-4o-mock-no-usage", max_tokens=50,
+               messages=[{"role": "user", "content": "count me please"}])
+    if stream:
+        with client.messages.stream(**ask) as s:
+            text = "".join(s.text_stream)
+    else:
+        text = client.messages.create(**ask).content[0].text
+    assert text == "echo: count me please"
+    row = log_rows(gateway)[-1]
+    assert row.usage_estimated and row.input_tokens > 0 and row.output_tokens > 0
