@@ -21,6 +21,7 @@ from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
 from gateway.local_routes import LocalRoutes
+from gateway.upstream import UpstreamConnections
 from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
 from gateway.streaming import StreamRelay, apply_json
 
@@ -54,7 +55,7 @@ class GatewayAddon:
         self.hooks = pipeline.hooks
         self.local = LocalRoutes(pipeline)
         self.websockets: ws_bridge.WebSocketBridge | None = None  # set by the proxy server
-        self._connect_timers: dict[int, asyncio.TimerHandle] = {}
+        self.upstream = UpstreamConnections(pipeline.ctx.settings)  # added as its own addon
 
     # -- request side -------------------------------------------------------------------------
 
@@ -135,6 +136,8 @@ class GatewayAddon:
         req.scheme, req.host, req.port = scheme, host, port
         req.path = _base_path(attempt.provider.base_url) + attempt.path
         req.content = self.pipeline.upstream_body(attempt)
+        if attempt.provider.address_guard is not None:
+            self.upstream.guard(host, attempt.provider.address_guard == "private")
 
     def refuse(self, flow: http.HTTPFlow, error: GatewayError) -> None:
         """Answer with `error` now; the provider never sees this request."""
@@ -254,25 +257,6 @@ class GatewayAddon:
         error = call.scratch.get("gw.error") or upstream_failure(call, message)
         call.scratch["gw.error"] = error
         outcome.finish(call, self.hooks, error)
-
-    # -- upstream connect deadline ------------------------------------------------------------
-
-    def server_connect(self, data) -> None:
-        # Runs inside mitmproxy's open_connection task; cancelling that task is the only way to
-        # bound a connect that hangs (mitmproxy reports it as "connection cancelled").
-        task = asyncio.current_task()
-        if task is not None:
-            timeout = self.pipeline.ctx.settings.connect_timeout
-            self._connect_timers[id(data.server)] = asyncio.get_running_loop().call_later(
-                timeout, task.cancel)
-
-    def server_connected(self, data) -> None:
-        timer = self._connect_timers.pop(id(data.server), None)
-        if timer:
-            timer.cancel()
-
-    server_connect_error = server_connected
-
 
 def upstream_failure(call: Call, message: str) -> GatewayError:
     attempt = call.attempt

@@ -75,6 +75,9 @@ class Provider:
     base_url: str
     api_key: str | None = field(default=None, repr=False)
     headers: tuple[tuple[str, str], ...] = ()
+    # Admin-stored URLs are checked again at every connection (DNS rebinding): "public" refuses
+    # private addresses, "private" allows them; None (the operator's own configuration) trusts.
+    address_guard: str | None = None
 
     @property
     def wire_format(self) -> ApiFormat:

@@ -107,7 +107,7 @@ class ProxyServer:
         ps_addon = proxyserver.Proxyserver()
         guard.proxyserver = ps_addon
         master.addons.add(core.Core(), ps_addon, next_layer.NextLayer(),
-                          tlsconfig.TlsConfig(), guard, self.inflight, addon)
+                          tlsconfig.TlsConfig(), guard, self.inflight, addon.upstream, addon)
         confdir = self.ctx.settings.ensure_data_dir() / "mitmproxy"
         opts.update(
             mode=[f"reverse:{BLACK_HOLE}@{self.host}:{self.port}"],

@@ -128,3 +128,40 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_stored_provider_name_that_rebinds_to_a_private_address_gets_no_key(
+        gateway, monkeypatch, allow_private):
+    """Validated when stored (the name resolved nowhere private then); at connect time it
+    resolves to 127.0.0.1: refused unless private addresses are allowed, and then pinned."""
+    import socket as socket_module
+
+    from plugins.fallback._credentials import set_credential
+    from plugins.fallback._ops import ALLOW_PRIVATE, set_setting
+
+    port = int(gateway.mock.url.rsplit(":", 1)[1])
+    real = socket_module.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):
+        if host == "rebind.example":
+            return real("127.0.0.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    with gateway.ctx.sessions() as session:
+        set_credential(session, gateway.ctx.settings.secret_key(), "openai",
+                       base_url=f"http://rebind.example:{port}/v1", api_key="sk-stored-KEY-1234")
+        set_setting(session, ALLOW_PRIVATE, allow_private)
+        session.commit()
+    monkeypatch.setattr(socket_module, "getaddrinfo", rebinding)
+    gateway.ctx.poll_once()
+    before = len(gateway.mock.state.requests)
+    answer = httpx.post(gateway.url + "/v1/chat/completions", timeout=10,
+                        json={"model": "openai/gpt-4o", "messages": MSG},
+                        headers={"Authorization": f"Bearer {gateway.user_key}"})
+    if allow_private:
+        assert answer.status_code == 200
+        assert gateway.mock.state.requests[-1]["headers"]["authorization"] == "Bearer sk-stored-KEY-1234"
+    else:
+        assert answer.status_code == 502 and "private address" in answer.json()["error"]["message"]
+        assert len(gateway.mock.state.requests) == before

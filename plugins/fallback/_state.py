@@ -20,7 +20,7 @@ from gateway.call import Provider
 from gateway.errors import ConfigError
 from plugins.fallback._credentials import Credential, load_credentials
 from plugins.fallback._models import FallbackChain
-from plugins.fallback._ops import ROUTING_STRATEGY, get_settings
+from plugins.fallback._ops import ALLOW_PRIVATE, ROUTING_STRATEGY, get_settings
 from plugins.fallback._stats import Stats
 from plugins.fallback._strategy import DEFAULT_STRATEGY
 from plugins.fallback._urls import validate_base_url
@@ -35,6 +35,7 @@ class Snapshot:
     credentials: Mapping[str, Credential] = field(default_factory=dict)
     strategy: str = DEFAULT_STRATEGY
     key_version: int | None = None
+    allow_private: bool = False  # may stored provider URLs lead to private addresses
     # Provider objects merged from a credential and the core's default, built on first use.
     merged: dict[str, tuple[Provider | None, Provider | None]] = field(default_factory=dict)
 
@@ -62,7 +63,7 @@ def load_snapshot(session, master_key: bytes, keep: Snapshot | None = None) -> S
             raise
         version, usable = keep.key_version, dict(keep.credentials)
     return Snapshot(chains=chains, credentials=usable, strategy=settings[ROUTING_STRATEGY],
-                    key_version=version)
+                    key_version=version, allow_private=bool(settings[ALLOW_PRIVATE]))
 
 
 def _url_ok(cred: Credential) -> bool:
@@ -131,12 +132,13 @@ class FallbackState:
         cached = snap.merged.get(name)
         if cached is not None and cached[0] is default:
             return cached[1]
-        merged = merge_provider(cred, default)
+        merged = merge_provider(cred, default, snap.allow_private)
         snap.merged[name] = (default, merged)
         return merged
 
 
-def merge_provider(cred: Credential, default: Provider | None) -> Provider | None:
+def merge_provider(cred: Credential, default: Provider | None,
+                   allow_private: bool = False) -> Provider | None:
     kind = cred.kind or (default.kind if default else None)
     base_url = cred.base_url or (default.base_url if default else None)
     if kind is None or base_url is None:
@@ -147,6 +149,7 @@ def merge_provider(cred: Credential, default: Provider | None) -> Provider | Non
     if cred.api_version and kind != "ollama":
         extra["anthropic-version" if kind == "anthropic" else "api-version"] = cred.api_version
     headers = tuple((k, v) for k, v in (default.headers if default else ()) if k not in extra)
+    guard = None if cred.base_url is None else "private" if allow_private else "public"
     return Provider(name=cred.provider, kind=kind, base_url=base_url,
                     api_key=cred.api_key or (default.api_key if default else None),
-                    headers=headers + tuple(extra.items()))
+                    headers=headers + tuple(extra.items()), address_guard=guard)

@@ -12,14 +12,11 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from gateway.netguard import IpAddress, address_problem
 
-# Cloud metadata endpoints that are not link-local (AWS IPv6, Alibaba, Oracle legacy).
-_METADATA_IPS = {ipaddress.ip_address(a) for a in ("fd00:ec2::254", "100.100.100.200",
-                                                   "192.0.0.192")}
+# Cloud metadata names (their addresses are refused by `gateway.netguard`).
 _METADATA_NAMES = ("metadata.google.internal", "metadata.goog", "metadata", "instance-data",
                    "instance-data.ec2.internal", "metadata.azure.internal")
-_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: private in practice
 
 
 def validate_base_url(url: str, *, allow_private: bool, resolve: bool = True) -> str:
@@ -64,17 +61,10 @@ def _addresses(host: str, resolve: bool) -> list[IpAddress]:
 
 
 def _check_address(url: str, address: IpAddress, allow_private: bool) -> None:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    if address.is_link_local or address in _METADATA_IPS:
-        raise ValueError(f"base URL {url!r} points at a link-local or metadata address ({address})")
-    if address.is_unspecified or address.is_multicast:
-        raise ValueError(f"base URL {url!r} points at an unusable address ({address})")
-    shared = address.version == 4 and address in _SHARED
-    if address.is_private or address.is_loopback or shared:
-        if not allow_private:
-            raise ValueError(f"base URL {url!r} points at a private address ({address}); allow "
-                             f"it with --allow-private or the setting allow_private_provider_urls")
-    elif address.is_reserved:
-        raise ValueError(f"base URL {url!r} points at an unusable address ({address})")
+    problem = address_problem(address, allow_private)
+    if problem is None:
+        return
+    if problem.startswith("a private address"):
+        raise ValueError(f"base URL {url!r} points at {problem}; allow it with --allow-private "
+                         f"or the setting allow_private_provider_urls")
+    raise ValueError(f"base URL {url!r} points at {problem}")
