@@ -20,6 +20,7 @@ from gateway import outcome, ws_bridge
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
+from gateway.intercept import INTERCEPTED, PASSTHROUGH
 from gateway.local_routes import LocalRoutes
 from gateway.upstream import UpstreamConnections
 from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
@@ -61,6 +62,8 @@ class GatewayAddon:
 
     @_fail_closed
     async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or flow.metadata.get(PASSTHROUGH):
+            return  # refused by the interceptor, or plain proxy traffic to another host
         req = flow.request
         path = req.path.split("?", 1)[0]
         rid = new_request_id()
@@ -81,6 +84,7 @@ class GatewayAddon:
                                            {"x-gateway-request-id": rid})
             await self.local.unknown.seen(req.method, path, req.headers, rid, exc)
             return
+        call.intercepted = bool(flow.metadata.get(INTERCEPTED))
         flow.metadata[CALL] = call
         flow.metadata[ADDON] = self
         call.scratch["gw.hooks"] = self.hooks

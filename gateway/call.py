@@ -208,6 +208,7 @@ class Call:
     scratch: dict[str, Any] = field(default_factory=dict)
     ctx: Any = field(default=None, repr=False)  # the GatewayContext of the process serving it
     path: str = ""  # the path the client called, for `Endpoint.UNKNOWN` (cleaned, bounded)
+    intercepted: bool = False  # came through the HTTPS_PROXY interception listener
 
     @property
     def api_format(self) -> ApiFormat:

@@ -148,8 +148,13 @@ class ConnectionGuard:
     def request(self, flow: http.HTTPFlow) -> None:
         self._disarm(flow.client_conn)
 
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        self._disarm(flow.client_conn)  # a tunnel: what flows inside is not ours to time
+
     def response(self, flow: http.HTTPFlow) -> None:
         self._release(flow)
+        if flow.request.method == "CONNECT":
+            return  # the tunnel's own traffic follows; an idle timer would cut it
         if flow.websocket is None and flow.client_conn.id in self.counted:
             # An idle keep-alive connection is closed quietly after a while: a 408 written now
             # could cross the client's next request on the wire and be taken as its answer.

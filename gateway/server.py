@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import signal
 import types
@@ -21,6 +22,8 @@ from mitmproxy.proxy import mode_servers
 
 from gateway import http_stream
 from gateway.addon import GatewayAddon
+from gateway.errors import GatewayError
+from gateway.intercept import InterceptConfig, Interceptor, ca_dir, ensure_ca, state_file
 from gateway.context import GatewayContext
 from gateway.limits import ConnectionGuard, Limits, default_max_connections
 from gateway.pipeline import Pipeline
@@ -80,8 +83,9 @@ def limits_from(settings) -> Limits:
 
 class ProxyServer:
     def __init__(self, ctx: GatewayContext, host: str = "127.0.0.1", port: int = 8080,
-                 reuse_port: bool = False) -> None:
+                 reuse_port: bool = False, intercept: InterceptConfig | None = None) -> None:
         self.ctx, self.host, self.port, self.reuse_port = ctx, host, port, reuse_port
+        self.intercept = intercept
         self.master: Master | None = None
         self.inflight = InFlight()
         self.websockets = WebSocketBridge(self.own_url, ctx.settings.body_limit)
@@ -106,11 +110,17 @@ class ProxyServer:
         guard = ConnectionGuard(limits_from(self.ctx.settings))
         ps_addon = proxyserver.Proxyserver()
         guard.proxyserver = ps_addon
-        master.addons.add(core.Core(), ps_addon, next_layer.NextLayer(),
-                          tlsconfig.TlsConfig(), guard, self.inflight, addon.upstream, addon)
-        confdir = self.ctx.settings.ensure_data_dir() / "mitmproxy"
+        addons = [core.Core(), ps_addon, next_layer.NextLayer(), tlsconfig.TlsConfig(), guard,
+                  self.inflight, addon.upstream]
+        modes = [f"reverse:{BLACK_HOLE}@{self.host}:{self.port}"]
+        if self.intercept is not None:
+            ensure_ca(self.ctx.settings.ensure_data_dir())
+            addons.append(Interceptor(self.intercept, self._known_key))
+            modes.append(f"regular@{self.host}:{self.intercept.port}")
+        master.addons.add(*addons, addon)
+        confdir = ca_dir(self.ctx.settings.ensure_data_dir())
         opts.update(
-            mode=[f"reverse:{BLACK_HOLE}@{self.host}:{self.port}"],
+            mode=modes,
             connection_strategy="lazy",
             body_size_limit=str(self.ctx.settings.body_limit),
             confdir=str(confdir),
@@ -122,12 +132,29 @@ class ProxyServer:
         ps = master.addons.get("proxyserver")
         for _ in range(500):
             await asyncio.sleep(0.01)
-            if ps.listen_addrs():
-                self.port = ps.listen_addrs()[0][1]
+            bound = {i.mode.type_name: i.listen_addrs for i in ps.servers if i.listen_addrs}
+            if len(bound) >= len(modes):
+                self.port = bound["reverse"][0][1]
+                if self.intercept is not None:
+                    self.intercept_port = bound["regular"][0][1]
+                    self._announce_interception()
                 return self.port
             if self._run_task.done():
                 break
         raise OSError(f"could not listen on {self.host}:{self.port} (is the port in use?)")
+
+    async def _known_key(self, key: str) -> bool:
+        try:
+            return await self.ctx.keystore.lookup(key) is not None
+        except GatewayError:
+            return False
+
+    def _announce_interception(self) -> None:
+        """For the admin's Settings page (another process): interception is on, and where."""
+        data_dir = self.ctx.settings.ensure_data_dir()
+        state_file(data_dir).write_text(json.dumps({
+            "port": self.intercept_port, "host": self.host, "only": self.intercept.only,
+            "hosts": sorted(self.intercept.hosts)}))
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Close the listener first, let in-flight calls finish, then stop mitmproxy."""
@@ -143,6 +170,8 @@ class ProxyServer:
                         drain_timeout)
         await self._close_client_connections(ps)
         await self.websockets.stop()
+        if self.intercept is not None:
+            state_file(self.ctx.settings.ensure_data_dir()).unlink(missing_ok=True)
         self.master.shutdown()
         if self._run_task is not None:
             await asyncio.wait([self._run_task], timeout=5)
@@ -166,8 +195,8 @@ class ProxyServer:
 
 
 async def serve_forever(ctx: GatewayContext, host: str, port: int, reuse_port: bool = False,
-                        on_ready=None) -> None:
-    server = ProxyServer(ctx, host, port, reuse_port)
+                        on_ready=None, intercept: InterceptConfig | None = None) -> None:
+    server = ProxyServer(ctx, host, port, reuse_port, intercept)
     bound = await server.start()
     ctx.start_watcher()
     if on_ready:

@@ -4,6 +4,8 @@ embedded, on its own thread and event loop), with a user and an app key in a fre
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,23 +94,33 @@ def make_settings(data_dir: Path, db_url: str, mock: RunningMock, **env: str) ->
 
 
 def start_gateway(settings: Settings, mock: RunningMock, plugins: Iterable[object] = (),
-                  entry_points: bool = True) -> RunningGateway:
+                  entry_points: bool = True, intercept=None) -> RunningGateway:
     hooks = Hooks(make_plugin_manager(load_entry_points=entry_points, extra=plugins))
     ctx = open_context(settings, hooks)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="gateway", daemon=True)
     thread.start()
-    server = ProxyServer(ctx, "127.0.0.1", 0)
+    if intercept is not None and not intercept.port:  # mitmproxy binds one listener per port
+        intercept = dataclasses.replace(intercept, port=_free_port())
+    server = ProxyServer(ctx, "127.0.0.1", 0, intercept=intercept)
     port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
     ctx.start_watcher()
     gw = RunningGateway(url=f"http://127.0.0.1:{port}", port=port, ctx=ctx, mock=mock,
                         _server=server, _loop=loop, _thread=thread)
+    if intercept is not None:
+        gw.extra["proxy_url"] = f"http://127.0.0.1:{server.intercept_port}"
     gw.admin(admin_ops.create_org, "acme", "Acme")
     gw.admin(admin_ops.create_user, "dev@acme.test", "Dev", org_slug="acme")
     gw.admin(admin_ops.create_app, "bot", "Bot", org_slug="acme")
     gw.user_key = gw.admin(admin_ops.create_key, user_email="dev@acme.test")[0]
     gw.app_key = gw.admin(admin_ops.create_key, app_slug="bot")[0]
     return gw
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -122,9 +134,10 @@ def gateway_factory(tmp_path, db_url, mock_provider):
     """Start gateways with custom plugins or settings: `gateway_factory(plugins=[...], **env)`."""
     started: list[RunningGateway] = []
 
-    def factory(plugins: Iterable[object] = (), entry_points: bool = True, **env: str):
+    def factory(plugins: Iterable[object] = (), entry_points: bool = True, intercept=None,
+                **env: str):
         settings = make_settings(tmp_path / f"data{len(started)}", db_url, mock_provider, **env)
-        gw = start_gateway(settings, mock_provider, plugins, entry_points)
+        gw = start_gateway(settings, mock_provider, plugins, entry_points, intercept)
         started.append(gw)
         return gw
 

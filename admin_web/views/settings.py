@@ -4,6 +4,7 @@ export and the feature toggles users may opt into."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import (
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from sqlalchemy import select
@@ -61,7 +63,36 @@ def index(test: ollama.TestResult | None = None) -> str:
         orgs=list(session.scalars(select(Organization).order_by(Organization.name))),
         users=list(session.scalars(select(User).order_by(User.name).limit(2000))),
         features=features.list_features(session), modes=features.MODES,
-        catalog=sorted(config.models))
+        catalog=sorted(config.models), interception=_interception())
+
+
+def _interception() -> dict:
+    """Whether a proxy serves interception (it leaves a state file in the data dir), and the CA
+    every client must trust for it."""
+    from gateway.intercept import ca_cert_path, ca_fingerprint, state_file
+
+    data_dir = gateway_settings().data_dir
+    info: dict = {"on": False, "ca": None}
+    try:
+        info.update(json.loads(state_file(data_dir).read_text()), on=True)
+    except (OSError, ValueError):
+        pass
+    cert = ca_cert_path(data_dir)
+    if cert.exists():
+        info["ca"] = {"path": str(cert), "fingerprint": ca_fingerprint(cert)}
+    return info
+
+
+@bp.get("/ca.pem")
+@allow(SUPER)
+def ca_certificate() -> Response:
+    from gateway.intercept import ca_cert_path
+
+    cert = ca_cert_path(gateway_settings().data_dir)
+    if not cert.exists():
+        abort(404)
+    return send_file(cert, mimetype="application/x-pem-file", as_attachment=True,
+                     download_name="llm-gateway-ca.pem")
 
 
 def _strategies() -> tuple[str, ...]:

@@ -40,12 +40,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     from gateway.cli import mock_cmd
     mock_cmd.register(sub)
 
+    ca = sub.add_parser("ca", help="the interception CA")
+    ca_sub = ca.add_subparsers(dest="ca_command", required=True, metavar="COMMAND")
+    path = ca_sub.add_parser("path", help="print the CA certificate's path (PEM), creating the "
+                                          "CA on first use; the path is alone on the last line")
+    path.set_defaults(func=cmd_ca_path)
+
 
 def _listen_args(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="proxy address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=port, help=f"proxy port (default {port})")
     parser.add_argument("--workers", type=int, default=1,
                         help="proxy processes sharing the port (default 1)")
+    parser.add_argument("--intercept-port", type=int, default=None,
+                        help="also serve a forward proxy (HTTPS_PROXY) on this port that "
+                             "intercepts calls to the provider hosts")
+    parser.add_argument("--intercept-only", action="store_true",
+                        help="the forward proxy refuses hosts that are not providers instead of "
+                             "tunnelling them")
+    parser.add_argument("--intercept-allow", action="append", default=[], metavar="CIDR",
+                        help="client addresses allowed to use the forward proxy (repeatable; "
+                             "default: any)")
+
+
+def _intercept_argv(args: argparse.Namespace) -> list[str]:
+    if args.intercept_port is None:
+        return []
+    argv = ["--intercept-port", str(args.intercept_port)]
+    argv += ["--intercept-only"] if args.intercept_only else []
+    for cidr in args.intercept_allow:
+        argv += ["--intercept-allow", cidr]
+    return argv
+
+
+def _intercept_config(args: argparse.Namespace, ctx):
+    if args.intercept_port is None:
+        return None
+    import ipaddress
+
+    from gateway.intercept import InterceptConfig, configured_hosts
+
+    allow = tuple(ipaddress.ip_network(c, strict=False) for c in args.intercept_allow)
+    return InterceptConfig(port=args.intercept_port,
+                           hosts=configured_hosts(ctx.config.section("intercept")),
+                           only=args.intercept_only, allow=allow)
 
 
 def port_problem(host: str, port: int, what: str, flag: str) -> str | None:
@@ -87,11 +125,15 @@ def _first_problem(*checks: tuple[str, int, str, str]) -> int | None:
 def cmd_proxy(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    if not args.reuse_port and _first_problem((args.host, args.port, "proxy", "--port")):
+    checks = [(args.host, args.port, "proxy", "--port")]
+    if args.intercept_port is not None:
+        checks.append((args.host, args.intercept_port, "interception proxy", "--intercept-port"))
+    if not args.reuse_port and _first_problem(*checks):
         return 1
     if args.workers > 1:
         return _supervise([_self_cmd("proxy", "--host", args.host, "--port", str(args.port),
-                                     "--reuse-port") for _ in range(args.workers)])
+                                     "--reuse-port", *_intercept_argv(args))
+                           for _ in range(args.workers)])
     from gateway.context import open_context
     from gateway.pluginmanager import Hooks, plugin_manager
     from gateway.server import serve_forever
@@ -99,18 +141,32 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     ctx = open_context(settings, Hooks(plugin_manager()))
 
+    intercept = _intercept_config(args, ctx)
+
     def ready(port: int) -> None:
         print(f"llm-gateway proxy listening on http://{args.host}:{port} (pid {os.getpid()})",
               flush=True)
+        if intercept is not None:
+            print(f"llm-gateway interception proxy listening on http://{args.host}:"
+                  f"{intercept.port} (HTTPS_PROXY)", flush=True)
 
     try:
-        asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port, ready))
+        asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port, ready, intercept))
     except OSError as exc:  # lost a race for the port after the check above
         if exc.errno not in _BIND_ERRNOS:
             raise
         print(f"llm-gateway: {_bind_error(exc, args.host, args.port, 'proxy', '--port')}",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_ca_path(args: argparse.Namespace) -> int:
+    from gateway.intercept import ca_fingerprint, ensure_ca
+
+    cert = ensure_ca(Settings.from_env().ensure_data_dir())
+    print(f"SHA-256 fingerprint {ca_fingerprint(cert)}")
+    print(cert)
     return 0
 
 
@@ -138,6 +194,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                                                   or os.environ.get("ANTHROPIC_API_KEY"))
     checks = [(args.host, args.port, "proxy", "--port"),
               (args.admin_host, args.admin_port, "admin site", "--admin-port")]
+    if args.intercept_port is not None:
+        checks.append((args.host, args.intercept_port, "interception proxy", "--intercept-port"))
     if use_mock:
         checks.append(("127.0.0.1", args.mock_port, "mock provider", "--mock-port"))
     if _first_problem(*checks):
@@ -154,7 +212,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     password = bootstrap(settings)
     children.append(_self_cmd("admin", "--host", args.admin_host, "--port", str(args.admin_port)))
     reuse = ["--reuse-port"] if args.workers > 1 else []
-    children += [_self_cmd("proxy", "--host", args.host, "--port", str(args.port), *reuse)
+    children += [_self_cmd("proxy", "--host", args.host, "--port", str(args.port), *reuse,
+                           *_intercept_argv(args))
                  for _ in range(args.workers)]
     print_welcome(settings, args, password, first_key(settings) if password else None)
     return _supervise(children)

@@ -184,6 +184,8 @@ class RequestLog(Base):
     usage_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     # served by a model with no price: its cost is unknown (shown as such), not $0
     unpriced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # came through the HTTPS_PROXY interception listener (not the reverse proxy's base URL)
+    intercepted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(18, 8), default=Decimal(0))
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     ttfb_ms: Mapped[int | None] = mapped_column(Integer)

@@ -128,3 +128,38 @@ def test_an_agents_heavy_mode_on_another_provider_serves_claude_code(agents, age
     result = run_claude(agents, agent_home, gw, None, headers)  # Claude Code's default model
     assert result["is_error"] is False and result["result"].startswith(f"echo: {MARKER}"), result
     assert served(gw) == [("/v1/messages", "openai/gpt-4o", 200)] * 2
+
+
+# --- interception: HTTPS_PROXY, the CA and a gateway key; no base URL at all --------------------
+
+@pytest.fixture
+def intercepting(gateway_factory):
+    from gateway.intercept import InterceptConfig, ca_cert_path
+
+    gw = gateway_factory(intercept=InterceptConfig(port=0))
+    return gw, str(ca_cert_path(gw.ctx.settings.data_dir))
+
+
+def test_claude_code_through_https_proxy(agents, agent_home, intercepting):
+    gw, ca = intercepting
+    env = {**agent_home, "HTTPS_PROXY": gw.extra["proxy_url"], "NODE_EXTRA_CA_CERTS": ca,
+           "ANTHROPIC_API_KEY": gw.user_key}
+    done = subprocess.run([str(agents.claude), "-p", CLAUDE_PROMPT, "--output-format", "json",
+                           "--allowedTools", "Bash", "--model", "anthropic/claude-sonnet-4-5"],
+                          env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = claude_result(done.stdout)
+    assert result["is_error"] is False and result["result"].startswith(f"echo: {MARKER}"), result
+    assert served(gw) == [("/v1/messages", "anthropic/claude-sonnet-4-5", 200)] * 2
+
+
+def test_codex_through_https_proxy(agents, agent_home, intercepting):
+    gw, ca = intercepting
+    env = {**agent_home, "HTTPS_PROXY": gw.extra["proxy_url"], "SSL_CERT_FILE": ca,
+           "CODEX_API_KEY": gw.user_key}
+    command = [str(agents.codex), "exec", "--skip-git-repo-check",
+               "--dangerously-bypass-approvals-and-sandbox", "-m", "openai/gpt-4o", CODEX_PROMPT]
+    done = subprocess.run(command, env=env, cwd=env["HOME"], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0 and MARKER in done.stdout, (done.stdout + done.stderr)[-3000:]
+    assert served(gw) == [("/v1/responses", "openai/gpt-4o", 200)] * 2
