@@ -9,14 +9,16 @@ through untouched. The closing bracket is part of the token: `[EMAIL_1]` never m
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
 import re
 from collections import defaultdict
+from itertools import accumulate
 
 from plugins.dlp._allowlist import AllowList
-from plugins.dlp._scanner import Scanner
+from plugins.dlp._scanner import Found, Scanner
 
 PLACEHOLDER_RE = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
 
@@ -110,22 +112,53 @@ class Redactor:
         self.hashes: dict[str, set[str]] = defaultdict(set)
 
     def redact(self, text: str) -> str:
+        return self.redact_parts([text])[0]
+
+    def redact_parts(self, parts: list[str]) -> list[str]:
+        """`parts` (adjacent text blocks) scanned as one text. A value that crosses a boundary
+        becomes one placeholder in the part where it starts; the parts after lose its tail, so
+        the parts joined read exactly like the joined text redacted. Unchanged parts are
+        returned as the same objects."""
+        text = parts[0] if len(parts) == 1 else "".join(parts)
         found = self.scanner.scan(text, self.deadline)
         if found and self.allow:  # allow-listed values stay, and are no event either
             found = [f for f in found if not self.allow.allows(text[f.start:f.end])]
         if not found:
-            return text
-        out: list[str] = []
-        pos = 0
-        for f in found:
-            value = text[f.start:f.end]
-            out.append(text[pos:f.start])
-            out.append(self.placeholders.issue(f.rule.label, value))
-            pos = f.end
-            self.counts[f.rule.name] += 1
-            self.hashes[f.rule.name].add(value_hash(self._hash_key, value))
-        out.append(text[pos:])
-        return "".join(out)
+            return parts
+        edits = [(f.start, f.end, self._issue(f, text[f.start:f.end])) for f in found]
+        return splice(parts, edits)
+
+    def _issue(self, f: Found, value: str) -> str:
+        self.counts[f.rule.name] += 1
+        self.hashes[f.rule.name].add(value_hash(self._hash_key, value))
+        return self.placeholders.issue(f.rule.label, value)
+
+
+def splice(parts: list[str], edits: list[tuple[int, int, str]]) -> list[str]:
+    """Apply `edits` ((start, end, replacement) in the joined text, in order, not overlapping) to
+    `parts`: each replacement goes into the part holding its first character."""
+    bounds = [0, *accumulate(map(len, parts))]
+    out: list[list[str]] = [[] for _ in parts]
+    touched = [False] * len(parts)
+
+    def copy(a: int, b: int) -> None:
+        k = bisect.bisect_right(bounds, a) - 1
+        while a < b:
+            end = min(b, bounds[k + 1])
+            out[k].append(parts[k][a - bounds[k]:end - bounds[k]])
+            a, k = end, k + 1
+
+    pos = 0
+    for start, end, replacement in edits:
+        copy(pos, start)
+        first = bisect.bisect_right(bounds, start) - 1
+        last = bisect.bisect_left(bounds, end) - 1
+        out[first].append(replacement)
+        for k in range(first, last + 1):
+            touched[k] = True
+        pos = end
+    copy(pos, bounds[-1])
+    return ["".join(o) if t else p for o, t, p in zip(out, touched, parts)]
 
 
 def derive_hash_key(secret_key: bytes) -> bytes:

@@ -4,6 +4,9 @@ System prompts, message contents (string and content-block forms), tool definiti
 tool results, tool-call arguments, the Responses API's instructions and input, embeddings input.
 Tool-call arguments are JSON text: they are parsed and their strings redacted one by one (so a
 value with newlines, such as a PEM block, is found whole), then written back as JSON.
+
+Adjacent text parts of one content list (`text`, `input_text`, `output_text` blocks) are one text
+to the model, so they are scanned as one (a `Run`): a value split across two parts is still found.
 """
 
 from __future__ import annotations
@@ -26,12 +29,64 @@ class JsonBox:
             self.holder[self.key] = json.dumps(self.value["v"], ensure_ascii=False)
 
 
+TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+
+
+class Run:
+    """Two or more adjacent text blocks of one content list, scanned as their concatenation."""
+
+    __slots__ = ("container", "blocks")
+
+    def __init__(self, container: list, blocks: list[dict]) -> None:
+        self.container, self.blocks = container, blocks
+
+    def texts(self) -> list[str]:
+        return [block["text"] for block in self.blocks]
+
+    def write(self, texts: list[str]) -> list[dict]:
+        """Store the redacted texts; the blocks a value's tail used up entirely (now empty,
+        which Anthropic refuses) are returned for `drop`."""
+        emptied = []
+        for block, old, new in zip(self.blocks, self.texts(), texts):
+            if new is not old:
+                block["text"] = new
+                if old and not new:
+                    emptied.append(block)
+        return emptied
+
+    def drop(self, emptied: list[dict]) -> None:
+        """Remove emptied blocks; their other fields (a `cache_control` breakpoint) move to the
+        block before them, which holds the placeholder of the value they ended."""
+        gone = {id(block) for block in emptied}
+        kept: dict | None = None
+        for block in self.blocks:
+            if id(block) not in gone:
+                kept = block
+            elif kept is not None:
+                for k, v in block.items():
+                    if k not in ("type", "text"):
+                        kept.setdefault(k, v)
+        self.container[:] = [b for b in self.container if id(b) not in gone]
+
+
+Item = tuple[Any, Any, JsonBox | None] | Run
+
+
 class Slots:
-    """The (holder, key) pairs whose string values are the texts to scan."""
+    """The texts to scan: (holder, key, box) for a string value, or a `Run` of text blocks."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[Any, Any, JsonBox | None]] = []
+        self.items: list[Item] = []
         self.boxes: list[JsonBox] = []
+
+    def texts(self) -> list[str]:
+        out: list[str] = []
+        for item in self.items:
+            if isinstance(item, Run):
+                out.extend(item.texts())
+            else:
+                out.append(item[0][item[1]])
+        return out
 
     def text(self, holder: Any, key: Any, box: JsonBox | None = None) -> None:
         value = holder.get(key) if isinstance(holder, dict) else holder[key]
@@ -71,11 +126,24 @@ class Slots:
         if isinstance(value, str):
             self.text(holder, key)
         elif isinstance(value, list):
+            run: list[dict] = []
             for i, block in enumerate(value):
+                if _is_text_part(block):
+                    run.append(block)
+                    continue
+                self._run(value, run)
+                run = []
                 if isinstance(block, dict):
                     self._block(block)
                 elif isinstance(block, str):
                     self.text(value, i)
+            self._run(value, run)
+
+    def _run(self, container: list, blocks: list[dict]) -> None:
+        if len(blocks) == 1:
+            self._block(blocks[0])
+        elif blocks:
+            self.items.append(Run(container, blocks))
 
     def _block(self, block: dict) -> None:
         kind = block.get("type")
@@ -113,6 +181,11 @@ class Slots:
         elif isinstance(schema, list):
             for v in schema:
                 self._descriptions(v)
+
+
+def _is_text_part(block: Any) -> bool:
+    return (isinstance(block, dict) and block.get("type") in TEXT_PARTS
+            and isinstance(block.get("text"), str))
 
 
 def _chat(slots: Slots, body: dict) -> None:
@@ -202,17 +275,31 @@ def collect(endpoint: Endpoint, body: dict) -> Slots:
 
 
 def redact_slots(slots: Slots, reserve: Callable[[str], None], redact: Callable[[str], str],
-                 check_time: Callable[[], None]) -> None:
-    """Reserve the client's own placeholder-like tokens everywhere first, then redact."""
-    for holder, key, _ in slots.items:
-        reserve(holder[key])
-    for holder, key, box in slots.items:
-        old = holder[key]
-        new = redact(old)
-        if new is not old:
-            holder[key] = new
-            if box is not None:
-                box.changed = True
+                 check_time: Callable[[], None],
+                 redact_parts: Callable[[list[str]], list[str]] | None = None) -> None:
+    """Reserve the client's own placeholder-like tokens everywhere first, then redact.
+    `redact_parts` redacts a run of texts as one (without it, each part alone)."""
+    for text in slots.texts():
+        reserve(text)
+    emptied: list[tuple[Run, list[dict]]] = []
+    for item in slots.items:
+        if isinstance(item, Run):
+            old_parts = item.texts()
+            parts = (redact_parts(old_parts) if redact_parts is not None
+                     else [redact(t) for t in old_parts])
+            gone = item.write(parts)
+            if gone:
+                emptied.append((item, gone))
+        else:
+            holder, key, box = item
+            old = holder[key]
+            new = redact(old)
+            if new is not old:
+                holder[key] = new
+                if box is not None:
+                    box.changed = True
         check_time()
     for box in slots.boxes:
         box.write_back()
+    for run, gone in emptied:  # last: a removal shifts the indices of list-held strings
+        run.drop(gone)

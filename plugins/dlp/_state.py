@@ -108,7 +108,8 @@ class DlpState:
         try:
             slots = collect(call.endpoint, call.body)
             self._check_size(call, slots)
-            redact_slots(slots, placeholders.reserve_from, redactor.redact, check_time)
+            redact_slots(slots, placeholders.reserve_from, redactor.redact, check_time,
+                         redactor.redact_parts)
         except ScanRefused:
             raise
         except ScanTimeout:
@@ -130,7 +131,7 @@ class DlpState:
         return placeholders, redactor
 
     def _check_size(self, call: Call, slots: Slots) -> None:
-        size = sum(len(holder[key]) for holder, key, _ in slots.items)
+        size = sum(map(len, slots.texts()))
         if size > self.max_chars:
             log.warning("dlp scan refused request_id=%s chars=%d max_scan_chars=%d",
                         call.request_id, size, self.max_chars)
