@@ -10,10 +10,10 @@ import json
 from mitmproxy import http
 
 from gateway.apierrors import error_body, format_for_path
-from gateway.call import ApiFormat, Call, Endpoint, LocalRequest, ModelInfo
+from gateway.call import ApiFormat, LocalRequest, ModelInfo
 from gateway.errors import AuthenticationFailed, GatewayError, NotFound
 from gateway.headers import safe
-from gateway.pipeline import Pipeline, credential_of, endpoint_for
+from gateway.pipeline import Pipeline, endpoint_for
 from gateway.unknown_endpoints import UnknownEndpoints
 from gateway.validation import clean_path
 
@@ -50,7 +50,7 @@ class LocalRoutes:
             return 200, "text/plain", b""
         if path == "/api/ps" and req.method == "GET":
             return 200, "application/json", b'{"models":[]}'  # nothing loaded by the gateway
-        principal = await self._principal(req.headers, request_id)
+        principal = await self.pipeline.principal_for(req.headers, request_id)
         if path in ("/v1/models", "/api/tags") and req.method == "GET":
             if principal is None:
                 raise AuthenticationFailed("missing or invalid API key")
@@ -66,17 +66,6 @@ class LocalRoutes:
             endpoint_for(req.method, path)  # raises: 404 unknown path, 405 known path
             raise NotFound(f"unknown endpoint {clean_path(req.method)[:10]} {clean_path(path)}")
         return answer.status, answer.content_type, answer.body
-
-    async def _principal(self, headers, request_id: str):
-        credential = credential_of(headers)
-        if credential is None:
-            return None
-        probe = Call(request_id=request_id, endpoint=Endpoint.CHAT, body={}, headers=headers,
-                     ctx=self.pipeline.ctx)
-        try:
-            return await self.hooks.authenticate(probe, credential)
-        except GatewayError:
-            return None
 
 
 def ollama_tags_body(models: list[ModelInfo]) -> bytes:

@@ -82,6 +82,19 @@ class Pipeline:
             raise BadRequest(f"X-Cost-Mode must be one of {', '.join(COST_MODES)}")
         call.cost_mode = mode
 
+    async def principal_for(self, headers: Mapping[str, str], request_id: str):
+        """Who presented these headers' key, for requests that are not calls (local routes,
+        unknown endpoints): None without a key, or with one that is unknown or refused."""
+        credential = credential_of(headers)
+        if credential is None:
+            return None
+        probe = Call(request_id=request_id, endpoint=Endpoint.UNKNOWN, body={}, headers=headers,
+                     ctx=self.ctx)
+        try:
+            return await self.hooks.authenticate(probe, credential)
+        except GatewayError:
+            return None
+
     def has_next(self, call: Call) -> bool:
         return len(call.attempts) < len(call.candidates)
 

@@ -15,7 +15,7 @@ import time
 from gateway import outcome
 from gateway.call import Call, Endpoint
 from gateway.errors import GatewayError
-from gateway.pipeline import Pipeline, credential_of
+from gateway.pipeline import Pipeline
 from gateway.validation import clean_path
 
 log = logging.getLogger("gateway.unknown")
@@ -37,7 +37,7 @@ class UnknownEndpoints:
         what = f"{clean_path(method)[:10]} {clean_path(path)}"
         key = what if len(self.counts) < PATHS_TRACKED or what in self.counts else "(other)"
         self.counts[key] = self.counts.get(key, 0) + 1
-        principal = await self._principal(headers, request_id)
+        principal = await self.pipeline.principal_for(headers, request_id)
         if self.counts[key] == 1:
             log.info("unknown endpoint %s status=%d key=%s request_id=%s", what, error.status,
                      principal.key_prefix if principal else "-", request_id,
@@ -59,14 +59,3 @@ class UnknownEndpoints:
             log.info("unknown endpoints, repeats in the last minute: %s%s", summary,
                      " …" if len(repeats) > 20 else "")
         self.window_start, self.counts, self.recorded = now, {}, 0
-
-    async def _principal(self, headers, request_id: str):
-        credential = credential_of(headers)
-        if credential is None:
-            return None
-        probe = Call(request_id=request_id, endpoint=Endpoint.UNKNOWN, body={}, headers=headers,
-                     ctx=self.pipeline.ctx)
-        try:
-            return await self.pipeline.hooks.authenticate(probe, credential)
-        except GatewayError:
-            return None
