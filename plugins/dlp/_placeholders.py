@@ -18,6 +18,7 @@ from collections import defaultdict
 from itertools import accumulate
 
 from plugins.dlp._allowlist import AllowList
+from plugins.dlp._invisible import strip
 from plugins.dlp._scanner import Found, Scanner
 
 PLACEHOLDER_RE = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
@@ -122,7 +123,7 @@ class Redactor:
         text = parts[0] if len(parts) == 1 else "".join(parts)
         found = self.scanner.scan(text, self.deadline)
         if found and self.allow:  # allow-listed values stay, and are no event either
-            found = [f for f in found if not self.allow.allows(text[f.start:f.end])]
+            found = [f for f in found if not self.allow.allows(strip(text[f.start:f.end]))]
         if not found:
             return parts
         edits = [(f.start, f.end, self._issue(f, text[f.start:f.end])) for f in found]
@@ -130,7 +131,7 @@ class Redactor:
 
     def _issue(self, f: Found, value: str) -> str:
         self.counts[f.rule.name] += 1
-        self.hashes[f.rule.name].add(value_hash(self._hash_key, value))
+        self.hashes[f.rule.name].add(value_hash(self._hash_key, strip(value)))
         return self.placeholders.issue(f.rule.label, value)
 
 

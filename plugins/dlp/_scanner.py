@@ -3,6 +3,7 @@
 Each rule runs its own precompiled regex (most start with a literal or are skipped by a substring
 pre-check, which measured faster than one combined alternation in CPython's `re`); overlapping
 finds are resolved in favour of the longest value, so a mask always covers the whole value.
+Texts are scanned without their invisible format characters (see `_invisible`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterable, NamedTuple
 
 from plugins.dlp import _detect_contact, _detect_financial, _detect_network, _detect_optin
 from plugins.dlp import _detect_secrets
+from plugins.dlp._invisible import format_chars, visible
 from plugins.dlp._rule import DEADLINE, Rule, ScanTimeout
 
 ALL_RULES: dict[str, Rule] = {
@@ -23,7 +25,7 @@ ALL_RULES: dict[str, Rule] = {
     for rule in module.RULES
 }
 DEFAULT_RULES = frozenset(name for name, rule in ALL_RULES.items() if rule.default)
-DETECTOR_VERSION = "2"  # bump when a detector changes what it finds (part of the cache marker)
+DETECTOR_VERSION = "3"  # bump when a detector changes what it finds (part of the cache marker)
 
 
 class Found(NamedTuple):
@@ -43,11 +45,19 @@ class Scanner:
         self.rules = tuple(sorted((ALL_RULES[n] for n in self.names), key=lambda r: r.priority))
         digest = hashlib.sha256(",".join(sorted(self.names)).encode()).hexdigest()[:12]
         self.fingerprint = f"v{DETECTOR_VERSION}-{digest}"
+        format_chars()  # now, not in the first call that needs it
 
     def scan(self, text: str, deadline: float | None = None) -> list[Found]:
         """Non-overlapping finds in `text`, in order. Raises ScanTimeout past `deadline`
         (a `time.perf_counter()` value), checked after every rule and, inside a rule, every
-        few dozen candidates."""
+        few dozen candidates. A value with invisible characters in it is found whole."""
+        view = visible(text)
+        if view is None:
+            return self._scan(text, deadline)
+        return [Found(view.start(f.start), view.end(f.end), f.rule)
+                for f in self._scan(view.text, deadline)]
+
+    def _scan(self, text: str, deadline: float | None) -> list[Found]:
         found: list[Found] = []
         low: list[str] = []
 
