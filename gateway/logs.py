@@ -32,8 +32,9 @@ class Neutralize(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if _CONTROL.search(message):
-            record.msg, record.args = neutralize(message), None
+        # Kept rendered, so the formatter does not format the message a second time.
+        record.msg = neutralize(message) if _CONTROL.search(message) else message
+        record.args = None
         return True
 
 
