@@ -39,9 +39,12 @@ def gw(gateway_factory):
     return gateway_factory(intercept=InterceptConfig(port=0))
 
 
+def trust(gw) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca_cert_path(gw.ctx.settings.data_dir)))
+
+
 def client_kwargs(gw, **extra):
-    ca = str(ca_cert_path(gw.ctx.settings.data_dir))
-    return {"http_client": httpx.Client(proxy=gw.extra["proxy_url"], verify=ca, **extra),
+    return {"http_client": httpx.Client(proxy=gw.extra["proxy_url"], verify=trust(gw), **extra),
             "max_retries": 0}
 
 
@@ -96,9 +99,8 @@ def test_proxy_authorization_carries_the_key_and_a_wrong_one_gets_407(gw):
                                                                       "content": "hi"}])
     assert reply.choices[0].message.content == "echo: hi"
     proxy = gw.extra["proxy_url"].replace("http://", f"http://me:sk-gw-{'y' * 40}@")
-    ca = str(ca_cert_path(gw.ctx.settings.data_dir))
     with pytest.raises(httpx.ProxyError, match="407"):
-        httpx.get("https://api.openai.com/v1/models", proxy=proxy, verify=ca)
+        httpx.get("https://api.openai.com/v1/models", proxy=proxy, verify=trust(gw))
 
 
 def _tls_server(tmp_path):
