@@ -182,3 +182,12 @@ def test_ca_path_prints_the_certificate_alone_on_the_last_line(tmp_path):
     key = tmp_path / "data" / "mitmproxy" / "mitmproxy-ca.pem"
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     assert ca_fingerprint(ca_cert_path(tmp_path / "data")) in done.stdout
+
+
+def test_a_hostile_model_name_through_interception_is_a_400_with_no_injected_header(gw):
+    answer = httpx.post("https://api.openai.com/v1/chat/completions", verify=trust(gw),
+                        proxy=gw.extra["proxy_url"], timeout=10,
+                        headers={"Authorization": f"Bearer {gw.user_key}"},
+                        json={"model": "gpt-4o\r\nX-Injected: yes", "messages": MSG})
+    assert answer.status_code == 400 and "x-injected" not in answer.headers
+    assert "'model'" in answer.json()["error"]["message"]
