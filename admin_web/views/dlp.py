@@ -1,6 +1,7 @@
 """DLP: redactions and bypasses of the last 24 hours, the protected scopes (organizations and
-apps) with their rules, and recent activity. Events carry counts, sizes and keyed hashes only,
-never a raw value. An org admin sees and configures their organization and its apps."""
+apps) with their rules and allow-lists, and recent activity. Events carry counts, sizes and keyed
+hashes only, never a raw value. An org admin sees and configures their organization and its apps;
+the gateway-wide rules and allow-list are a super-admin's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from admin_web import ops
 from admin_web.access import ORG_ADMIN, SUPER, allow, check_org, is_super, org_scope
 from admin_web.db import get_db
 from admin_web.sources import api
-from admin_web.writes import attempt, checkbox
+from admin_web.writes import attempt, checkbox, field, refuse
 from gateway.db.models import App, Organization
 
 bp = Blueprint("dlp", __name__, url_prefix="/dlp")
@@ -103,10 +104,13 @@ def scope(kind: str, slug: str) -> str:
         abort(404)
     row = scope_or_404(kind, slug)
     session = get_db()
-    rules = dlp.list_rules(session, **({kind: slug} if row is not None else {}))
+    target = {kind: slug} if row is not None else {}
+    rules = dlp.list_rules(session, **target)
     events = recent_events(session, kind=kind, scope_id=row.id) if row is not None else []
+    allowlist = dlp.get_allowlist(session, **target)
+    gateway_wide = dlp.get_allowlist(session) if row is not None else None
     return render_template("dlp_scope.html", kind=kind, slug=slug, row=row, rules=rules,
-                           events=events)
+                           events=events, allowlist=allowlist, gateway_wide=gateway_wide)
 
 
 @bp.post("/<kind>/<slug>/rules")
@@ -135,3 +139,28 @@ def protect(kind: str, slug: str) -> Response:
     on = checkbox("on")
     attempt(lambda s: ops.set_dlp(s, row, on), f"DLP {'on' if on else 'off'} for {slug}.")
     return redirect(url_for("dlp.scope", kind=kind, slug=slug))
+
+
+@bp.post("/<kind>/<slug>/allowlist")
+@allow(SUPER, ORG_ADMIN)
+def save_allowlist(kind: str, slug: str) -> Response:
+    """Add a value and/or a pattern, or remove one entry; a bad pattern saves nothing."""
+    dlp = api("dlp")
+    if dlp is None:
+        abort(404)
+    row = scope_or_404(kind, slug)
+    changes = {"add_values": _one("value"), "add_patterns": _one("pattern"),
+               "remove_values": _one("remove_value", strip=False),
+               "remove_patterns": _one("remove_pattern", strip=False)}
+    if not any(changes.values()):
+        refuse("Enter a value or a pattern to allow.")
+    else:
+        target = {kind: slug} if row is not None else {}
+        attempt(lambda s: dlp.set_allowlist(s, **target, **changes), "Allow-list saved.")
+    return redirect(url_for("dlp.scope", kind=kind, slug=slug) + "#allowlist")
+
+
+def _one(name: str, strip: bool = True) -> list[str]:
+    """A form field as a list of at most one entry; an entry to remove is taken as stored."""
+    value = field(name, 1000) if strip else request.form.get(name) or ""
+    return [value] if value else []
