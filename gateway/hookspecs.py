@@ -9,6 +9,11 @@ Hooks that receive a `call` reach the process's `GatewayContext` as `call.ctx`; 
 `ctx` argument. Keep plugin state there (e.g. `ctx.extensions["routing"]`), never in module globals:
 tests run many gateways in one process.
 
+Where hooks run: the call hooks and `gateway_startup`/`gateway_shutdown` run in every proxy worker
+process; the admin hooks (`gateway_admin_*`) run only in the admin process, once when its app is
+built; `gateway_plugin_config_schema` runs in both. A plugin keeps Flask imports inside its admin
+hooks, so proxy workers never load Flask.
+
 Exceptions: a `gateway.errors.GatewayError` raised by a request-side hook refuses the call with its
 status; any other exception is answered with a JSON 500 and logged with the request id. The call is
 never forwarded after a hook raised (fail closed). Implementations may return an awaitable where the
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
                               ModelInfo, Principal, Provider, ResponseFilter, Route)
     from gateway.context import GatewayContext
     from gateway.errors import GatewayError
+    from gateway.pluginmanager import AdminPages, SettingsSection
 
 hookspec = pluggy.HookspecMarker("llm_gateway")
 
@@ -156,3 +162,31 @@ def gateway_local_request(request: LocalRequest, ctx: GatewayContext) -> LocalRe
 @hookspec
 def gateway_response_headers(call: Call) -> dict[str, Any] | None:
     """Extra headers for the answer, merged over the core's `X-Gateway-*` headers."""
+
+
+@hookspec
+def gateway_plugin_config_schema() -> type | dict[str, Any] | None:
+    """The schema of this plugin's section of model_config.yaml (`plugins: {<plugin name>: …}`):
+    a dataclass type, or a mapping of field name → type or `(type, default)`. Each implementation
+    describes its own plugin's section (the name it is registered under: entry-point name or file
+    stem). The section is validated at every process start (a bad value stops the start with an
+    error naming the key) and after every edit of the file (a bad edit is logged and the last good
+    values stay). Read the values with `gateway.pluginmanager.plugin_config(ctx, name)`. Raising
+    stops the start."""
+
+
+@hookspec
+def gateway_admin_pages() -> AdminPages | None:
+    """Admin process only, once per app: a Flask blueprint for this plugin's pages and the
+    navigation links to them (`AdminPages`). The blueprint is registered like the built-in areas,
+    so every view is behind sign-in, the role guard (declare roles with
+    `admin_web.access.allow(...)`; an undeclared view answers 403), CSRF protection and the
+    Content-Security-Policy. Raising stops the admin's start."""
+
+
+@hookspec
+def gateway_admin_settings_section(config: Any) -> SettingsSection | None:
+    """Admin process only, whenever the Settings page is shown: this plugin's section there
+    (`SettingsSection`: a title, rows of text, a link to one of its pages). `config` is the
+    plugin's validated configuration (see `gateway_plugin_config_schema`). Exceptions are logged
+    and the section shows that it failed."""

@@ -45,6 +45,7 @@ class Settings:
     body_timeout: float = 120.0
     body_budget: int = 256 * 1024 * 1024
     keepalive_timeout: float = 75.0
+    plugins_dir: Path | None = None  # GATEWAY_PLUGINS_DIR: every *.py in it is a plugin
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -75,6 +76,8 @@ class Settings:
             body_timeout=_float_env(env, "GATEWAY_BODY_TIMEOUT", 120.0),
             body_budget=int(_float_env(env, "GATEWAY_BODY_BUDGET", 256 * 1024 * 1024)),
             keepalive_timeout=_float_env(env, "GATEWAY_KEEPALIVE_TIMEOUT", 75.0),
+            plugins_dir=Path(env["GATEWAY_PLUGINS_DIR"]).resolve()
+            if env.get("GATEWAY_PLUGINS_DIR") else None,
         )
 
     def ensure_data_dir(self) -> Path:

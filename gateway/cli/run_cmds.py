@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import errno
 import os
 import signal
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from gateway.settings import Settings
 
@@ -35,10 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     admin = sub.add_parser("admin", help="run the admin site alone")
     admin.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     admin.add_argument("--port", type=int, default=8081, help="port to bind (default 8081)")
+    _plugins_dir_arg(admin)
     admin.set_defaults(func=cmd_admin)
 
-    from gateway.cli import mock_cmd
+    from gateway.cli import mock_cmd, plugins_cmd
     mock_cmd.register(sub)
+    plugins_cmd.register(sub)
 
     ca = sub.add_parser("ca", help="the interception CA")
     ca_sub = ca.add_subparsers(dest="ca_command", required=True, metavar="COMMAND")
@@ -61,6 +65,25 @@ def _listen_args(parser: argparse.ArgumentParser, port: int) -> None:
     parser.add_argument("--intercept-allow", action="append", default=[], metavar="CIDR",
                         help="client addresses allowed to use the forward proxy (repeatable; "
                              "default: any)")
+    _plugins_dir_arg(parser)
+
+
+def _plugins_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugins-dir", metavar="DIR", default=None,
+                        help="load every *.py file in DIR as a plugin (default: "
+                             "GATEWAY_PLUGINS_DIR)")
+
+
+def plugin_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with --plugins-dir over GATEWAY_PLUGINS_DIR."""
+    settings = Settings.from_env()
+    if getattr(args, "plugins_dir", None):
+        settings = dataclasses.replace(settings, plugins_dir=Path(args.plugins_dir).resolve())
+    return settings
+
+
+def _plugins_argv(settings: Settings) -> list[str]:
+    return ["--plugins-dir", str(settings.plugins_dir)] if settings.plugins_dir else []
 
 
 def _intercept_argv(args: argparse.Namespace) -> list[str]:
@@ -130,16 +153,18 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         checks.append((args.host, args.intercept_port, "interception proxy", "--intercept-port"))
     if not args.reuse_port and _first_problem(*checks):
         return 1
-    if args.workers > 1:
-        return _supervise([_self_cmd("proxy", "--host", args.host, "--port", str(args.port),
-                                     "--reuse-port", *_intercept_argv(args))
-                           for _ in range(args.workers)])
     from gateway.context import open_context
     from gateway.pluginmanager import Hooks, plugin_manager
     from gateway.server import serve_forever
 
-    settings = Settings.from_env()
-    ctx = open_context(settings, Hooks(plugin_manager()))
+    settings = plugin_settings(args)
+    pm = plugin_manager(settings.plugins_dir)  # a broken plugin file stops us before any worker
+    if args.workers > 1:
+        return _supervise([_self_cmd("proxy", "--host", args.host, "--port", str(args.port),
+                                     "--reuse-port", *_intercept_argv(args),
+                                     *_plugins_argv(settings))
+                           for _ in range(args.workers)])
+    ctx = open_context(settings, Hooks(pm))
 
     intercept = _intercept_config(args, ctx)
 
@@ -176,7 +201,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
     if _first_problem((args.host, args.port, "admin site", "--port")):
         return 1
     try:
-        serve(Settings.from_env(), args.host, args.port)
+        serve(plugin_settings(args), args.host, args.port)
     except OSError as exc:
         if exc.errno not in _BIND_ERRNOS:
             raise
@@ -200,6 +225,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         checks.append(("127.0.0.1", args.mock_port, "mock provider", "--mock-port"))
     if _first_problem(*checks):
         return 1
+    from gateway.pluginmanager import plugin_manager
+
+    plugin_manager(plugin_settings(args).plugins_dir)  # a broken plugin file starts nothing
     if use_mock:
         mock = f"http://127.0.0.1:{args.mock_port}"
         os.environ.update(OPENAI_BASE_URL=mock + "/v1", OPENAI_API_KEY="sk-mock",
@@ -208,12 +236,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         children.append(_self_cmd("mock-provider", "--port", str(args.mock_port)))
         print(f"No OPENAI_API_KEY or ANTHROPIC_API_KEY set: answering with the bundled mock "
               f"provider on {mock} (it echoes your prompt).", flush=True)
-    settings = Settings.from_env()
+    settings = plugin_settings(args)
     password = bootstrap(settings)
-    children.append(_self_cmd("admin", "--host", args.admin_host, "--port", str(args.admin_port)))
+    children.append(_self_cmd("admin", "--host", args.admin_host, "--port", str(args.admin_port),
+                              *_plugins_argv(settings)))
     reuse = ["--reuse-port"] if args.workers > 1 else []
     children += [_self_cmd("proxy", "--host", args.host, "--port", str(args.port), *reuse,
-                           *_intercept_argv(args))
+                           *_intercept_argv(args), *_plugins_argv(settings))
                  for _ in range(args.workers)]
     print_welcome(settings, args, password, first_key(settings) if password else None)
     return _supervise(children)

@@ -2,7 +2,11 @@
 
 Built-in plugins are registered exactly as third-party ones: through the `llm_gateway.plugins`
 entry-point group. The core's own defaults (`gateway.core_hooks`) are registered first and use
-`trylast`, so any plugin answers before them.
+`trylast`, so any plugin answers before them. Then come the entry points, then the files of a
+plugins folder (`--plugins-dir`, in name order, see `_directory`), then plugins a test passes.
+
+What plugin authors import from here: `hookimpl`, `plugin_config(ctx, name)` and the admin types
+`AdminPages`, `NavLink`, `SettingsSection`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from pathlib import Path
 from typing import Any, Iterable
 
 import pluggy
@@ -18,38 +23,76 @@ from gateway import hookspecs
 from gateway.call import (Attempt, CachedAnswer, Call, Failure, LocalRequest, LocalResponse,
                           ModelInfo, Principal, Provider, ResponseFilter, Route)
 from gateway.errors import GatewayError
+from gateway.pluginmanager._config import ConfigHooks, PluginConfigs, plugin_config
+from gateway.pluginmanager._directory import PluginLoadError, load_file, load_plugins_dir
+from gateway.pluginmanager._info import list_plugins
+from gateway.pluginmanager._types import AdminPages, NavLink, PluginInfo, SettingsSection
+
+__all__ = ["AdminPages", "GatewayPluginManager", "Hooks", "NavLink", "PluginConfigs", "PluginInfo",
+           "PluginLoadError", "SettingsSection", "hookimpl", "load_file", "make_plugin_manager",
+           "plugin_config", "plugin_manager"]
 
 ENTRY_POINT_GROUP = "llm_gateway.plugins"
+hookimpl = pluggy.HookimplMarker("llm_gateway")
 log = logging.getLogger("gateway.plugins")
 
-_default_pm: pluggy.PluginManager | None = None
+_default_pm: GatewayPluginManager | None = None
 
 
-def make_plugin_manager(load_entry_points: bool = True,
-                        extra: Iterable[object] = ()) -> pluggy.PluginManager:
-    """A fresh manager: core defaults, entry-point plugins, then `extra` (tests)."""
+class GatewayPluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers which plugins came from a plugins folder."""
+
+    def __init__(self) -> None:
+        super().__init__("llm_gateway")
+        self.plugin_files: dict[str, Path] = {}
+        self.plugins_dirs: list[Path] = []
+
+    def add_plugins_dir(self, folder: Path) -> None:
+        """Register `folder`'s plugin files (once per folder); all or nothing."""
+        folder = Path(folder).resolve()
+        if folder not in self.plugins_dirs:
+            self.plugin_files.update(load_plugins_dir(self, folder))
+            self.plugins_dirs.append(folder)
+
+    def infos(self) -> list[PluginInfo]:
+        return list_plugins(self, self.plugin_files)
+
+
+def make_plugin_manager(load_entry_points: bool = True, extra: Iterable[object] = (),
+                        plugins_dir: Path | None = None) -> GatewayPluginManager:
+    """A fresh manager: core defaults, entry-point plugins, `plugins_dir`'s files, then `extra`
+    (tests; an item may be a `(name, plugin)` pair to register it under that name)."""
     from gateway import core_hooks
 
-    pm = pluggy.PluginManager("llm_gateway")
+    pm = GatewayPluginManager()
     pm.add_hookspecs(hookspecs)
     pm.register(core_hooks.CoreHooks(), name="core")
+    pm.register(ConfigHooks(), name="plugin_config")
     if load_entry_points:
         # GATEWAY_DISABLE_PLUGINS=metering,dlp: leave these entry points out (benchmarks, triage).
         blocked = os.environ.get("GATEWAY_DISABLE_PLUGINS", "").replace(" ", "")
         for name in filter(None, blocked.split(",")):
             pm.set_blocked(name)
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    if plugins_dir is not None:
+        pm.add_plugins_dir(plugins_dir)
     for plugin in extra:
-        pm.register(plugin)
+        if isinstance(plugin, tuple):
+            pm.register(plugin[1], name=plugin[0])
+        else:
+            pm.register(plugin)
     pm.check_pending()
     return pm
 
 
-def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide manager, created on first use."""
+def plugin_manager(plugins_dir: Path | None = None) -> GatewayPluginManager:
+    """The process-wide manager, created on first use; `plugins_dir`'s files are added to it
+    (once; a broken file raises `PluginLoadError` and leaves none of the folder registered)."""
     global _default_pm
     if _default_pm is None:
         _default_pm = make_plugin_manager()
+    if plugins_dir is not None:
+        _default_pm.add_plugins_dir(plugins_dir)
     return _default_pm
 
 
@@ -135,6 +178,27 @@ class Hooks:
             for info in batch or ():
                 seen.setdefault(info.id, info)
         return list(seen.values())
+
+    def config_schemas(self) -> dict[str, Any]:
+        """plugin name → the schema its `gateway_plugin_config_schema` returned."""
+        return {impl.plugin_name: impl.function()
+                for impl in self._hook.gateway_plugin_config_schema.get_hookimpls()}
+
+    def admin_pages(self) -> list[tuple[str, AdminPages]]:
+        return [(impl.plugin_name, pages)
+                for impl in reversed(self._hook.gateway_admin_pages.get_hookimpls())
+                if (pages := impl.function()) is not None]
+
+    def admin_settings_section(self, name: str, config: Any) -> SettingsSection | None:
+        """Plugin `name`'s Settings section, given its own configuration."""
+        for impl in self._hook.gateway_admin_settings_section.get_hookimpls():
+            if impl.plugin_name == name:
+                return impl.function(**({"config": config} if impl.argnames else {}))
+        return None
+
+    def admin_section_owners(self) -> list[str]:
+        return [impl.plugin_name
+                for impl in reversed(self._hook.gateway_admin_settings_section.get_hookimpls())]
 
     def _each(self, name: str, **kwargs: Any) -> None:
         """Run every implementation even if one raises: the call is over, all must see it."""
