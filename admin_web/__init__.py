@@ -17,6 +17,8 @@ Configuration, from `Settings.from_env()` unless `test_config` gives it:
     LIVE_REFRESH_SECONDS    how often the dashboard's live tiles refresh (default 5)
     ROLLUP_CACHE_SECONDS    how long sums over whole past days are reused (default 60)
     EXPORT_DIR              where user activity exports are written (default: data dir/exports)
+    PLUGIN_MANAGER          the plugins whose admin hooks run (tests); by default the process's
+                            manager with GATEWAY_SETTINGS' plugins folder (see views/plugins.py)
 
 Areas (one blueprint each, see `admin_web.views`) declare who may use them with
 `admin_web.access.allow`; `access.guard` refuses everything else before any view runs.
@@ -97,7 +99,7 @@ def flask_secret_key(master_key: bytes) -> str:
 
 def _init_extensions(app: Flask) -> None:
     from admin_web import access, auth, db, fmt, home, security
-    from admin_web.views import BLUEPRINTS
+    from admin_web.views import BLUEPRINTS, plugins
 
     for key in ("DATABASE_URL", "SECRET_KEY"):
         if not app.config.get(key):
@@ -113,6 +115,7 @@ def _init_extensions(app: Flask) -> None:
     fmt.init_app(app)
     for blueprint in (auth.bp, home.bp, *BLUEPRINTS):
         app.register_blueprint(blueprint)
+    plugins.init_app(app)  # plugin pages and links, behind the same guard, CSRF and CSP
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8081) -> None:
