@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from gateway import admin_ops
+from gateway import admin_ops, testing
 from gateway.cli import build_parser
 from gateway.config import load_config
 from gateway.pluginmanager import make_plugin_manager
@@ -150,22 +150,36 @@ def _second_org_key(gw):
     return gw.admin(admin_ops.create_key, user_email="dev@beta.test")[0]
 
 
-def test_gateway_resolve_model_org_alias_overrides_global_for_that_org_only(gateway):
-    beta_key = _second_org_key(gateway)
-    gateway.admin(set_alias, "team-model", "openai/gpt-4o-mini", gateway.ctx.config)
-    gateway.admin(set_alias, "team-model", "anthropic/claude-haiku-4-5", gateway.ctx.config,
-                  org_slug="acme")
-    gateway.ctx.poll_once()
-    for key in (gateway.user_key, gateway.app_key):  # a person and an app of acme
-        raw = gateway.openai(key=key).chat.completions.with_raw_response.create(
+def test_gateway_resolve_model_org_alias_overrides_global_for_that_org_only(db_url):
+    # Through the plugin-author test kit: the whole gateway in front of the mock provider.
+    with testing.gateway(database_url=db_url) as gw:
+        beta_key = _second_org_key(gw)
+        gw.admin(set_alias, "team-model", "openai/gpt-4o-mini", gw.ctx.config)
+        gw.admin(set_alias, "team-model", "anthropic/claude-haiku-4-5", gw.ctx.config,
+                 org_slug="acme")
+        gw.reload()
+        for key in (gw.user_key, gw.app_key):  # a person and an app of acme
+            raw = gw.openai(key=key).chat.completions.with_raw_response.create(
+                model="team-model", messages=MSG)
+            assert raw.headers["x-gateway-model"] == "anthropic/claude-haiku-4-5"
+            assert raw.headers["x-gateway-requested-model"] == "team-model"
+            assert raw.parse().choices[0].message.content == "echo: hi"
+        raw = gw.openai(key=beta_key).chat.completions.with_raw_response.create(
             model="team-model", messages=MSG)
-        assert raw.headers["x-gateway-model"] == "anthropic/claude-haiku-4-5"
-        assert raw.headers["x-gateway-requested-model"] == "team-model"
-        assert raw.parse().choices[0].message.content == "echo: hi"
-    raw = gateway.openai(key=beta_key).chat.completions.with_raw_response.create(
-        model="team-model", messages=MSG)
-    assert raw.headers["x-gateway-model"] == "openai/gpt-4o-mini"
-    assert gateway.mock.state.requests[-1]["body"]["model"] == "gpt-4o-mini"
+        assert raw.headers["x-gateway-model"] == "openai/gpt-4o-mini"
+        assert gw.received[-1]["body"]["model"] == "gpt-4o-mini"
+
+
+def test_gateway_resolve_model_alias_in_one_hook_call():
+    # One hook of the installed routing plugin, no sockets (`gateway.testing.context`).
+    with testing.context(entry_points=True) as tctx:
+        with tctx.ctx.sessions() as session:
+            set_alias(session, "team-model", "anthropic/claude-haiku-4-5", tctx.ctx.config)
+            session.commit()
+        tctx.ctx.poll_once()
+        route = tctx.hooks.resolve_model(tctx.bind(testing.tcall("team-model")))
+        assert (route.model, route.upstream_model, route.reason) == (
+            "anthropic/claude-haiku-4-5", "claude-haiku-4-5", "alias")
 
 
 def test_an_alias_change_is_seen_without_restart(gateway):
