@@ -46,7 +46,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def cli(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gateway.cli", *argv], env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_files_load_in_name_order_after_the_built_ins_under_their_stem(tmp_path):
@@ -65,10 +65,11 @@ def test_files_load_in_name_order_after_the_built_ins_under_their_stem(tmp_path)
 @pytest.mark.parametrize("text, says", [
     ("import os\n\ndef helper():\n    return 1 / 0\n\nhelper()\n", "ZeroDivisionError"),
     ("def broken(:\n", "SyntaxError"),
-    ("from gateway.pluginmanager import hookimpl\n\n@hookimpl\n"
-     "def gateway_respnse_headers(call):\n    return {}\n", "unknown hook 'gateway_respnse_headers'"),
-    ("from gateway.pluginmanager import hookimpl\n\n@hookimpl\n"
-     "def gateway_admit(call, extra):\n    pass\n", "PluginValidationError"),
+    (("from gateway.pluginmanager import hookimpl\n\n@hookimpl\n"
+      "def gateway_respnse_headers(call):\n    return {}\n"),
+     "unknown hook 'gateway_respnse_headers'"),
+    (("from gateway.pluginmanager import hookimpl\n\n@hookimpl\n"
+      "def gateway_admit(call, extra):\n    pass\n"), "PluginValidationError"),
 ])
 def test_a_broken_file_loads_nothing_of_the_folder_and_is_named(tmp_path, text, says):
     write(tmp_path, "a_good.py", HEADER_PLUGIN)
@@ -122,8 +123,8 @@ def test_up_refuses_to_start_with_a_broken_plugin_file(tmp_path):
                  env=clean_env(tmp_path))
     assert result.returncode == 2
     last = [line for line in result.stderr.splitlines() if line.startswith("llm-gateway:")]
-    assert last == [f"llm-gateway: configuration error: plugin file {bad} failed to load: "
-                    f"RuntimeError: no config for me"]
+    assert last == [(f"llm-gateway: configuration error: plugin file {bad} failed to load: "
+                     f"RuntimeError: no config for me")]
     assert f'File "{bad}", line 1' in result.stderr
     assert "Password" not in result.stdout  # nothing started, not even the first-run bootstrap
     with pytest.raises(httpx.ConnectError):

@@ -14,19 +14,40 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
 from gateway import hookspecs
-from gateway.call import (Attempt, CachedAnswer, Call, Failure, LocalRequest, LocalResponse,
-                          ModelInfo, Principal, Provider, ResponseFilter, Route)
+from gateway.call import (
+    Attempt,
+    CachedAnswer,
+    Call,
+    Failure,
+    LocalRequest,
+    LocalResponse,
+    ModelInfo,
+    Principal,
+    Provider,
+    ResponseFilter,
+    Route,
+)
 from gateway.errors import GatewayError
 from gateway.pluginmanager._config import ConfigHooks, PluginConfigs, plugin_config
-from gateway.pluginmanager._directory import PluginLoadError, load_file, load_plugins_dir
+from gateway.pluginmanager._directory import (
+    PluginLoadError,
+    load_file,
+    load_plugins_dir,
+)
 from gateway.pluginmanager._info import list_plugins
-from gateway.pluginmanager._types import AdminPages, NavLink, PluginInfo, SettingsSection
+from gateway.pluginmanager._types import (
+    AdminPages,
+    NavLink,
+    PluginInfo,
+    SettingsSection,
+)
 
 __all__ = ["AdminPages", "GatewayPluginManager", "Hooks", "NavLink", "PluginConfigs", "PluginInfo",
            "PluginLoadError", "SettingsSection", "hookimpl", "load_file", "make_plugin_manager",

@@ -15,7 +15,8 @@ import dataclasses
 import logging
 import types
 import typing
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pluggy
 

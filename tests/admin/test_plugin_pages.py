@@ -12,8 +12,13 @@ from admin_web import create_app
 from admin_web.access import ORG_ADMIN, SUPER, allow
 from admin_web.db import database
 from gateway.errors import ConfigError
-from gateway.pluginmanager import (AdminPages, NavLink, SettingsSection, hookimpl,
-                                   make_plugin_manager)
+from gateway.pluginmanager import (
+    AdminPages,
+    NavLink,
+    SettingsSection,
+    hookimpl,
+    make_plugin_manager,
+)
 from tests.admin.conftest import Site, csrf_token
 from tests.admin.seed import seed
 

@@ -93,13 +93,13 @@ def test_gateway_call_failed_posts_cap_refusals_as_a_dropped_in_file(tmp_path, r
 
 
 def test_as_an_installed_package(tmp_path, receiver):
-    with installed("cap_webhook", tmp_path / "site"):
-        with testing.gateway(config=config(receiver)) as gw:
-            assert {i.name: i.kind for i in gw.ctx.hooks.pm.infos()}["cap_webhook"] == "entry point"
-            assert_notifies(gw, receiver)
+    with installed("cap_webhook", tmp_path / "site"), \
+            testing.gateway(config=config(receiver)) as gw:
+        assert {i.name: i.kind for i in gw.ctx.hooks.pm.infos()}["cap_webhook"] == "entry point"
+        assert_notifies(gw, receiver)
 
 
 def test_without_its_url_the_gateway_does_not_start():
-    with pytest.raises(ConfigError, match=r"plugins\.cap_webhook\.url: required"):
-        with testing.gateway(example_file("cap_webhook")):
-            pass
+    with pytest.raises(ConfigError, match=r"plugins\.cap_webhook\.url: required"), \
+            testing.gateway(example_file("cap_webhook")):
+        pass

@@ -70,12 +70,11 @@ def test_as_a_dropped_in_file_with_real_sdk_calls(tmp_path):
 
 
 def test_as_an_installed_package_with_real_sdk_calls(tmp_path):
-    with installed("team_header", tmp_path / "site"):
-        with testing.gateway() as gw:
-            info = {i.name: i for i in gw.ctx.hooks.pm.infos()}["team_header"]
-            assert info.kind == "entry point" and info.version == "0.1.0"
-            assert "llm-gateway-team-header" in info.source
-            assert_enforced(gw)
+    with installed("team_header", tmp_path / "site"), testing.gateway() as gw:
+        info = {i.name: i for i in gw.ctx.hooks.pm.infos()}["team_header"]
+        assert info.kind == "entry point" and info.version == "0.1.0"
+        assert "llm-gateway-team-header" in info.source
+        assert_enforced(gw)
 
 
 def sign_in(admin_url: str, password: str) -> httpx.Client:

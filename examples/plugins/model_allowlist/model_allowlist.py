@@ -18,8 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import Forbidden
-from gateway.pluginmanager import (AdminPages, NavLink, SettingsSection, hookimpl,
-                                   plugin_config)
+from gateway.pluginmanager import (
+    AdminPages,
+    NavLink,
+    SettingsSection,
+    hookimpl,
+    plugin_config,
+)
 
 NAME = "model_allowlist"
 SETTING_KEY = "model_allowlist"
@@ -114,7 +119,15 @@ PAGE = """{% extends "base.html" %}
 
 @hookimpl
 def gateway_admin_pages() -> AdminPages:
-    from flask import Blueprint, abort, flash, redirect, render_template_string, request, url_for
+    from flask import (
+        Blueprint,
+        abort,
+        flash,
+        redirect,
+        render_template_string,
+        request,
+        url_for,
+    )
     from sqlalchemy import select
 
     from admin_web.access import ORG_ADMIN, SUPER, allow, can_see_org, org_scope
