@@ -11,7 +11,9 @@ A mitmproxy addon placed before the gateway's own:
 - **Request body**: the body must arrive within `body_timeout` seconds of the head.
 - **Bytes in memory**: request bodies (by their Content-Length) share `body_budget` bytes; a
   request that does not fit now gets a `503` with `Retry-After`, before its body is read.
-Repeated refusals are logged once per interval with a count, never once per event.
+Repeated refusals are logged once per interval with a count, never once per event. It also
+counts live flows (`live`), so shutdown can drain them: one addon instead of two, since mitmproxy
+dispatches every event to every addon.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class ConnectionGuard:
         self._sweeping = False
         self.counted: dict[str, str] = {}  # client id → address, for connections we count
         self.in_memory = 0
+        self.live: set[int] = set()  # flows between their request head and their end
         self.complaints = _Complaints()
         self.proxyserver = None  # set by the server: finds a connection's handler
         self._trim = _malloc_trim()
@@ -129,6 +132,7 @@ class ConnectionGuard:
     # -- requests -----------------------------------------------------------------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self.live.add(id(flow))
         client = flow.client_conn
         self._disarm(client)
         size = _declared_size(flow.request)
@@ -155,6 +159,7 @@ class ConnectionGuard:
         self._disarm(flow.client_conn)  # a tunnel: what flows inside is not ours to time
 
     def response(self, flow: http.HTTPFlow) -> None:
+        self.live.discard(id(flow))
         self._release(flow)
         if flow.request.method == "CONNECT":
             return  # the tunnel's own traffic follows; an idle timer would cut it
@@ -164,6 +169,7 @@ class ConnectionGuard:
             self._arm(flow.client_conn, self.limits.keepalive_timeout, "")
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self.live.discard(id(flow))
         self._release(flow)
 
     def _release(self, flow: http.HTTPFlow) -> None:

@@ -33,21 +33,6 @@ log = logging.getLogger("gateway.server")
 BLACK_HOLE = "http://127.0.0.1:9"
 
 
-class InFlight:
-    """Counts live flows so shutdown can drain them (an addon with no other duty)."""
-
-    def __init__(self) -> None:
-        self.live: set[int] = set()
-
-    def requestheaders(self, flow) -> None:
-        self.live.add(id(flow))
-
-    def response(self, flow) -> None:
-        self.live.discard(id(flow))
-
-    error = response
-
-
 def _enable_reuse_port() -> None:
     """Let several worker processes listen on one port (the kernel balances connections).
     mitmproxy calls `asyncio.start_server` without `reuse_port`; give its module a copy of
@@ -87,7 +72,7 @@ class ProxyServer:
         self.ctx, self.host, self.port, self.reuse_port = ctx, host, port, reuse_port
         self.intercept = intercept
         self.master: Master | None = None
-        self.inflight = InFlight()
+        self.inflight: ConnectionGuard | None = None  # also counts live flows, for the drain
         self.websockets = WebSocketBridge(self.own_url, ctx.settings.body_limit)
         self._run_task: asyncio.Task | None = None
 
@@ -107,11 +92,11 @@ class ProxyServer:
         self.master = master = Master(opts, event_loop=asyncio.get_running_loop())
         addon = GatewayAddon(Pipeline(self.ctx))
         addon.websockets = self.websockets
-        guard = ConnectionGuard(limits_from(self.ctx.settings))
+        guard = self.inflight = ConnectionGuard(limits_from(self.ctx.settings))
         ps_addon = proxyserver.Proxyserver()
         guard.proxyserver = ps_addon
         addons = [core.Core(), ps_addon, next_layer.NextLayer(), tlsconfig.TlsConfig(), guard,
-                  self.inflight, addon.upstream]
+                  addon.upstream]
         modes = [f"reverse:{BLACK_HOLE}@{self.host}:{self.port}"]
         if self.intercept is not None:
             ensure_ca(self.ctx.settings.ensure_data_dir())

@@ -46,12 +46,21 @@ def check_identifier(value: str, name: str, limit: int) -> None:
                          f"names must be printable text")
 
 
+_IDENTIFIER_FIELDS = {name.encode(): limit for name, limit in IDENTIFIER_HEADERS.items()}
+
+
 def check_headers(headers) -> None:
-    for header, limit in IDENTIFIER_HEADERS.items():
-        for value in headers.get_all(header) if hasattr(headers, "get_all") else \
-                [headers.get(header)]:
-            if value is not None:
-                check_identifier(value, f"the {header} header", limit)
+    """Every identifier header, in one pass over the raw header fields (mitmproxy's), or a
+    mapping's items."""
+    fields = getattr(headers, "fields", None)
+    if fields is None:
+        fields = [(k.lower().encode(), v.encode("utf-8", "surrogateescape"))
+                  for k, v in headers.items()]
+    for name, value in fields:
+        limit = _IDENTIFIER_FIELDS.get(name.lower())
+        if limit is not None:
+            check_identifier(value.decode("utf-8", "replace"), f"the {name.decode().lower()} header",
+                             limit)
 
 
 _NUMBER = (int, float)
