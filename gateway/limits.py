@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import json
 import logging
 import resource
@@ -241,6 +242,9 @@ class ConnectionGuard:
         def trim() -> None:
             self._trim_pending = False
             if not self.in_memory:
+                # Finished flows wait in reference cycles for a full collection, which the tuned
+                # thresholds make rare: collect now (only after a large body), then give back.
+                gc.collect()
                 self._trim(0)
         asyncio.get_running_loop().call_later(1.0, trim)
 
