@@ -1,0 +1,128 @@
+"""The deadline half of the gateway's stream layer (`gateway.http_stream`): after each request is
+sent, a wakeup bounds the wait for the provider's response headers (first-byte deadline) and,
+while streaming, the silence between chunks. A mixin over mitmproxy's `HttpStream`; relies on the
+same mitmproxy internals as its subclass, hence the exact version pin.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mitmproxy import flow as mflow
+from mitmproxy.connection import Server
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layers import http as http_layers
+from mitmproxy.proxy.layers.http import (HttpErrorHook, RequestProtocolError,
+                                         ResponseData, ResponseEndOfMessage,
+                                         ResponseProtocolError, SendHttp)
+
+from gateway import outcome
+from gateway.apierrors import sse_error
+from gateway.call import Failure
+from gateway.errors import GatewayError, UpstreamError
+
+# The flow metadata keys the gateway addon fills (`gateway.addon`).
+CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
+_TICK = 1.0  # longest a deadline wakeup sleeps before re-arming
+
+
+class DeadlinesMixin:
+    _gw_waiting: object | None = None  # the wakeup command guarding the current attempt
+    _gw_last_data = 0.0
+    _gw_deadline = 0.0  # first-byte deadline of the current attempt (monotonic)
+    _gw_stale = 0
+
+    def make_server_connection(self):
+        address = (self.flow.request.host, self.flow.request.port)
+        ok = yield from super().make_server_connection()
+        if not ok:
+            self._gw_forget_failed_connection(address)
+        if ok and self.flow.metadata.get(CALL) is not None:
+            settings = self.flow.metadata[ADDON].pipeline.ctx.settings
+            self._gw_deadline = time.monotonic() + settings.first_byte_timeout
+            yield from self._gw_arm(settings.first_byte_timeout)
+        return ok
+
+    def _gw_arm(self, remaining: float):
+        """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is an asyncio task
+        until it fires, and one 120-second task per request would pile up tens of thousands of
+        them under load (memory and collector time). Short ticks re-arm while still waiting."""
+        self._gw_waiting = commands.RequestWakeup(max(0.0, min(remaining, _TICK)))
+        yield self._gw_waiting
+
+    def _gw_forget_failed_connection(self, address) -> None:
+        """mitmproxy keeps a failed upstream connection in the client connection's table and
+        answers every later request to that address with the same error; a keep-alive client
+        would never reach a provider that came back. Drop it so the next request dials again."""
+        layers = self.context.layers
+        parent = layers[layers.index(self) - 1]
+        for conn in [c for c in parent.connections if isinstance(c, Server)]:
+            if conn.error and conn.address == address:
+                parent.connections.pop(conn, None)
+
+    def _gw_on_wakeup(self, event: events.Wakeup):
+        call, addon = self._gw()
+        if call is None or call.ended is not None:
+            return
+        if event.command is self._gw_retry:
+            yield from self._gw_send_retry()
+            return
+        settings = addon.pipeline.ctx.settings
+        if event.command is self._gw_waiting and not self._gw_headers_sent \
+                and self.server_state == self.state_wait_for_response_headers:
+            remaining = self._gw_deadline - time.monotonic()
+            if remaining > 0:
+                yield from self._gw_arm(remaining)
+                return
+            self._gw_waiting = None
+            yield from self._gw_abort_upstream()
+            failure = Failure("timeout", f"no answer within {settings.first_byte_timeout:g}s")
+            if (yield from self._gw_try_next(call, failure)):
+                return
+            call.scratch.setdefault("gw.error", UpstreamError(
+                f"provider {call.attempt.provider.name} sent no answer within "
+                f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}",
+                status=504))
+            yield from self._gw_give_up("first-byte timeout")
+        elif event.command is self._gw_waiting and self.server_state == self.state_stream_response_body:
+            idle = time.monotonic() - self._gw_last_data
+            if idle < settings.chunk_timeout:
+                yield from self._gw_arm(settings.chunk_timeout - idle + 0.01)
+                return
+            yield from self._gw_abort_upstream()
+            yield from self._gw_end_stream_with_error(call, UpstreamError(
+                f"provider {call.attempt.provider.name} went silent for "
+                f"{settings.chunk_timeout:g}s mid-stream", status=504))
+
+    def _gw_abort_upstream(self):
+        self._gw_stale += 1
+        yield SendHttp(RequestProtocolError(self.stream_id, "gateway deadline"), self.context.server)
+
+    def _gw_give_up(self, reason: str):
+        self.flow.error = mflow.Error(reason)
+        yield HttpErrorHook(self.flow)
+        yield SendHttp(ResponseProtocolError(self.stream_id, reason, 504), self.context.client)
+        self.client_state = self.server_state = self.state_errored
+        self.flow.live = False
+        yield http_layers.DropStream(self.stream_id)
+
+    def _gw_end_stream_with_error(self, call, error: GatewayError):
+        relay = self.flow.metadata.get(RELAY)
+        tail = relay.abort() if relay is not None else b""
+        tail += sse_error(call.api_format, error)
+        yield SendHttp(ResponseData(self.stream_id, tail), self.context.client)
+        yield SendHttp(ResponseEndOfMessage(self.stream_id), self.context.client)
+        outcome.finish(call, call.scratch["gw.hooks"], error)
+        self.flow.error = mflow.Error(error.message)
+        yield HttpErrorHook(self.flow)
+        self.client_state = self.server_state = self.state_errored
+        self.flow.live = False
+        yield http_layers.DropStream(self.stream_id)
+
+    def state_stream_response_body(self, event: events.Event):
+        self._gw_last_data = time.monotonic()
+        if self._gw_waiting is None and self.flow.metadata.get(CALL) is not None:
+            settings = self.flow.metadata[ADDON].pipeline.ctx.settings
+            yield from self._gw_arm(settings.chunk_timeout)
+        yield from super().state_stream_response_body(event)
+
