@@ -44,7 +44,7 @@ from gateway.call import Failure
 from gateway.errors import GatewayError, InternalError, PayloadTooLarge, UpstreamError
 from gateway.headers import safe
 from gateway.pipeline import new_request_id
-from gateway.stream_deadlines import ADDON, CALL, RELAY, DeadlinesMixin
+from gateway.stream_deadlines import ADDON, CALL, DeadlinesMixin
 
 log = logging.getLogger("gateway.stream")
 _STALE_MESSAGES = ("server closed connection", "HTTP/1 protocol error", "unexpected server response")

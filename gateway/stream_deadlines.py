@@ -12,9 +12,14 @@ from mitmproxy import flow as mflow
 from mitmproxy.connection import Server
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layers import http as http_layers
-from mitmproxy.proxy.layers.http import (HttpErrorHook, RequestProtocolError,
-                                         ResponseData, ResponseEndOfMessage,
-                                         ResponseProtocolError, SendHttp)
+from mitmproxy.proxy.layers.http import (
+    HttpErrorHook,
+    RequestProtocolError,
+    ResponseData,
+    ResponseEndOfMessage,
+    ResponseProtocolError,
+    SendHttp,
+)
 
 from gateway import outcome
 from gateway.apierrors import sse_error
