@@ -152,6 +152,8 @@ class GatewayAddon:
             flow.response = _json_response(error.status, error_body(fmt, error), error.headers)
             return
         call.scratch["gw.error"] = error
+        call.status = error.status  # what the client gets (a provider's own status stays on
+        #                             its attempt, and is logged as provider_status)
         headers = {**outcome.error_headers(call, self.hooks), **error.headers}
         flow.response = _json_response(error.status, outcome.error_response_body(call, error), headers)
         outcome.finish(call, self.hooks, error)

@@ -142,7 +142,8 @@ def gateway_call_complete(call: Call) -> None:
 
 @hookspec
 def gateway_call_failed(call: Call, error: GatewayError) -> None:
-    """The call was refused or failed; `error` is what the client got. Every implementation runs;
+    """The call was refused or failed; `error` is what the client got, and `call.status` its
+    status (a provider's own status stays on `call.attempt.status`). Every implementation runs;
     exceptions are logged."""
 
 

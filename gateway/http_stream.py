@@ -124,6 +124,7 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
         if error is None:
             error = _error_for(event)
         if call is not None:
+            call.status = error.status  # the status this client gets
             body = outcome.error_response_body(call, error)
             headers = {**outcome.error_headers(call, call.scratch["gw.hooks"]), **error.headers}
             outcome.finish(call, call.scratch["gw.hooks"], error)

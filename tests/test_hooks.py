@@ -212,7 +212,7 @@ def test_gateway_call_complete_and_gateway_call_failed(gateway_factory):
 
         @hookimpl
         def gateway_call_failed(self, call, error):
-            rec.add("failed", (error.status, call.status))
+            rec.add("failed", (error.status, call.status, call.attempt.status))
 
     gw = gateway_factory(plugins=[P()])
     chat(gw)
@@ -220,7 +220,8 @@ def test_gateway_call_complete_and_gateway_call_failed(gateway_factory):
         chat(gw, model="openai/mock-fail-500")
     status, tokens_in, tokens_out = rec.seen["complete"][0]
     assert status == 200 and tokens_in > 0 and tokens_out > 0
-    assert rec.seen["failed"] == [(502, 500)]
+    # call.status is what the client got; the provider's own answer stays on the attempt
+    assert rec.seen["failed"] == [(502, 502, 500)]
 
 
 def test_gateway_list_models(gateway_factory):

@@ -186,6 +186,8 @@ class RequestLog(Base):
     unpriced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # came through the HTTPS_PROXY interception listener (not the reverse proxy's base URL)
     intercepted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # what the provider answered (`status` is what the client got: a 529 becomes a 503)
+    provider_status: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(18, 8), default=Decimal(0))
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     ttfb_ms: Mapped[int | None] = mapped_column(Integer)

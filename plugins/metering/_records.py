@@ -62,6 +62,7 @@ def log_row(call: Call, usage: Usage, cost: Decimal, unpriced: bool = False) -> 
         "cached_tokens": usage.cached_input_tokens, "cache_write_tokens": usage.cache_write_tokens,
         "usage_estimated": usage.estimated, "cost_usd": cost, "unpriced": unpriced,
         "intercepted": call.intercepted,
+        "provider_status": attempt.status if attempt else None,
         "latency_ms": _ms(call.started, call.ended) or 0, "ttfb_ms": _ms(call.started, call.first_byte),
         "cache_hit": call.cache_hit, "fallback_attempts": max(0, len(call.attempts) - 1),
     }

@@ -13,9 +13,9 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, or_, select, update
 
-from gateway.db.models import RequestLog
+from gateway.db.models import ApiKey, RequestLog
 from plugins.metering import _ledger, _rollups
 from plugins.metering._db import upsert_replace
 from plugins.metering._models import CacheEntry, ErrorReport, StoredBodies
@@ -24,6 +24,7 @@ from plugins.metering._spool import Spooled
 
 log = logging.getLogger("gateway.metering")
 LOGS = RequestLog.__table__
+KEYS = ApiKey.__table__
 BODIES = StoredBodies.__table__
 ERRORS = ErrorReport.__table__
 CACHE = CacheEntry.__table__
@@ -85,10 +86,26 @@ class Sink:
             if rows:
                 conn.execute(insert(LOGS), rows)
                 _rollups.apply(conn, rollups)
+                _mark_keys_used(conn, rows)
             upsert_replace(conn, BODIES, bodies, ["request_id"])
             if errors:
                 conn.execute(insert(ERRORS), errors)
             upsert_replace(conn, CACHE, cache, ["key"])
+
+
+def _mark_keys_used(conn, rows: list[dict[str, Any]]) -> None:
+    """Each key's last use (shown in the admin), once per key per batch."""
+    latest: dict[str, datetime] = {}
+    for row in rows:
+        prefix = row.get("key_prefix")
+        if prefix and (prefix not in latest or row["created_at"] > latest[prefix]):
+            latest[prefix] = row["created_at"]
+    if latest:
+        conn.execute(update(KEYS).where(KEYS.c.prefix == bindparam("p"),
+                                        or_(KEYS.c.last_used_at.is_(None),
+                                            KEYS.c.last_used_at < bindparam("t")))
+                     .values(last_used_at=bindparam("t")),
+                     [{"p": p, "t": t} for p, t in sorted(latest.items())])
 
 
 def _latest_by_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

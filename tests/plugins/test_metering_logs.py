@@ -240,3 +240,27 @@ def test_a_client_leaving_a_whole_call_early_is_booked_at_its_worst_case_output(
         time.sleep(0.1)
     assert row.status == 499 and row.usage_estimated
     assert row.output_tokens == 321 and row.input_tokens > 0
+
+
+def test_the_log_keeps_the_status_the_client_got_and_the_providers_own(gateway):
+    with pytest.raises(openai.APIStatusError) as err:
+        gateway.openai().chat.completions.create(model="openai/gpt-4o-mock-fail-529",
+                                                 messages=[{"role": "user", "content": "x"}])
+    assert err.value.status_code == 503
+    logs(gateway, 1)
+    with gateway.ctx.sessions() as session:
+        row = session.scalar(select(RequestLog).order_by(RequestLog.id.desc()))
+    assert (row.status, row.provider_status) == (503, 529)
+
+
+def test_a_keys_last_use_is_recorded(gateway):
+    from gateway.db.models import ApiKey
+
+    with gateway.ctx.sessions() as session:
+        assert {k.last_used_at for k in session.scalars(select(ApiKey))} == {None}
+    gateway.openai().chat.completions.create(model="openai/gpt-4o",
+                                             messages=[{"role": "user", "content": "x"}])
+    logs(gateway, 1)
+    with gateway.ctx.sessions() as session:
+        used = {k.prefix: k.last_used_at for k in session.scalars(select(ApiKey))}
+    assert used[gateway.user_key[:14]] is not None and used[gateway.app_key[:14]] is None
