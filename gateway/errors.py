@@ -51,8 +51,15 @@ class PaymentRequired(GatewayError):
 
 
 class Forbidden(GatewayError):
+    """A valid key whose owner may not call now (suspended user, inactive app). `principal` is
+    that owner, so the refused call is still attributed to them in the log."""
+
     status = 403
     error_type = "permission_error"
+
+    def __init__(self, message: str, *, principal=None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.principal = principal
 
 
 class NotFound(GatewayError):

@@ -63,18 +63,22 @@ def lookup_principal(session: Session, presented: str) -> Principal | None:
 
 
 def _principal(row: ApiKey) -> Principal:
+    """The key's owner; Forbidden (carrying that owner, so the refused call is still logged as
+    theirs) when the user is suspended or the app inactive."""
     base = {"key_id": row.id, "key_prefix": row.prefix, "key_name": row.name}
     if row.user is not None:
         user = row.user
-        if user.status != "active":
-            raise Forbidden("user is suspended")
         org = user.org
-        return Principal(**base, user_id=user.id, user_email=user.email, role=user.role,
-                         org_id=org.id if org else None, org_slug=org.slug if org else None)
+        principal = Principal(**base, user_id=user.id, user_email=user.email, role=user.role,
+                              org_id=org.id if org else None, org_slug=org.slug if org else None)
+        if user.status != "active":
+            raise Forbidden("user is suspended", principal=principal)
+        return principal
     app = row.app
     if app is None:  # the check constraint makes this unreachable
         raise Forbidden(f"key {row.prefix} has no owner")
+    principal = Principal(**base, app_id=app.id, app_slug=app.slug, org_id=app.org.id,
+                          org_slug=app.org.slug)
     if not app.active:
-        raise Forbidden("app is inactive")
-    return Principal(**base, app_id=app.id, app_slug=app.slug, org_id=app.org.id,
-                     org_slug=app.org.slug)
+        raise Forbidden("app is inactive", principal=principal)
+    return principal

@@ -13,8 +13,8 @@ from typing import Any, Mapping
 
 from gateway.call import ApiFormat, Attempt, Call, Endpoint, Failure
 from gateway.context import GatewayContext
-from gateway.errors import (AuthenticationFailed, BadRequest, GatewayError, NotFound,
-                            UpstreamError)
+from gateway.errors import (AuthenticationFailed, BadRequest, Forbidden, GatewayError,
+                            NotFound, UpstreamError)
 from gateway.providers import auth_headers, upstream_path
 from gateway.validation import check_headers, clean_path, parse_body, validate
 
@@ -52,7 +52,11 @@ class Pipeline:
         if credential is None:
             raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <key>' or "
                                        "'x-api-key: <key>'")
-        principal = await self.hooks.authenticate(call, credential)
+        try:
+            principal = await self.hooks.authenticate(call, credential)
+        except Forbidden as exc:
+            call.principal = exc.principal  # refused, but logged as the owner's call
+            raise
         if principal is None:
             raise AuthenticationFailed("invalid API key")
         call.principal = principal

@@ -264,3 +264,18 @@ def test_a_keys_last_use_is_recorded(gateway):
     with gateway.ctx.sessions() as session:
         used = {k.prefix: k.last_used_at for k in session.scalars(select(ApiKey))}
     assert used[gateway.user_key[:14]] is not None and used[gateway.app_key[:14]] is None
+
+
+def test_a_refused_call_from_a_suspended_user_is_still_theirs_in_the_log(gateway):
+    from gateway import admin_ops
+
+    gateway.admin(admin_ops.suspend_user, "dev@acme.test")
+    gateway.ctx.poll_once()
+    with pytest.raises(openai.PermissionDeniedError):
+        gateway.openai().chat.completions.create(model="openai/gpt-4o",
+                                                 messages=[{"role": "user", "content": "x"}])
+    logs(gateway, 1)
+    with gateway.ctx.sessions() as session:
+        row = session.scalar(select(RequestLog).order_by(RequestLog.id.desc()))
+    assert row.status == 403 and row.user_id is not None
+    assert row.key_prefix == gateway.user_key[:14]
