@@ -76,6 +76,10 @@ class ModelConfig:
     def provider_names(self) -> set[str]:
         return set(BUILTIN_PROVIDERS) | set(self.providers)
 
+    def knows(self, name: str) -> bool:
+        """A name an admin may point a route at: a catalog model, or any `ollama/<name>`."""
+        return name in self.models or (name.startswith("ollama/") and len(name) > 7)
+
 
 def _price(value: Any, where: str) -> Decimal | None:
     if value is None:

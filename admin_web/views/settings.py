@@ -169,7 +169,7 @@ def save_chain() -> Response:
     primary = field("primary", 200)
     models = [m for m in _SPLIT.split(field("models", 2000)) if m]
     scope = field("scope", 63) or None
-    attempt(lambda s: fallback.set_chain(s, primary, models, scope),
+    attempt(lambda s: fallback.set_chain(s, primary, models, scope, config=model_config()),
             f"Fallback chain of {primary} saved.")
     return redirect(url_for("settings.index") + "#chains")
 

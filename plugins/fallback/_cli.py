@@ -91,7 +91,8 @@ def _chain_doc(row, org: str | None) -> dict[str, Any]:
 
 
 def _chain_set(session: Session, args: argparse.Namespace) -> Output:
-    row = ops.set_chain(session, args.primary, args.models, org_slug=args.org)
+    config = load_config(Settings.from_env().config_path)
+    row = ops.set_chain(session, args.primary, args.models, org_slug=args.org, config=config)
     scope = f"organization {args.org}" if args.org else "everyone"
     return Output(_chain_doc(row, args.org),
                   f"fallback chain for {row.primary_model} ({scope}): {' → '.join(row.models)}")

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.admin_ops import get_org
+from gateway.config import ModelConfig
 from gateway.db.engine import bump_revision
 from gateway.db.models import Organization, Setting
-from plugins.fallback._models import FallbackChain
+from plugins.fallback._models import FallbackChain, ProviderCredential
 from plugins.fallback._strategy import DEFAULT_STRATEGY, STRATEGIES
 
 ROUTING_STRATEGY = "routing_strategy"
@@ -83,8 +84,24 @@ def validate_model(name: Any, what: str = "model") -> str:
     return name.strip()
 
 
+def _check_targets(session: Session, chain: list[str], config: ModelConfig) -> None:
+    """Each fallback model must be one a call can reach: a catalog model, `ollama/<name>`, or
+    `provider/model` of a provider model_config.yaml declares or whose credentials are stored."""
+    stored = set(session.scalars(select(ProviderCredential.provider)))
+    providers = config.provider_names() | stored
+    for model in chain:
+        provider, sep, rest = model.partition("/")
+        if config.knows(model) or (sep and rest and provider in providers):
+            continue
+        raise ValueError(f"fallback model {model!r} is neither in the catalog (models: in "
+                         f"model_config.yaml) nor 'provider/model' of a known provider "
+                         f"({', '.join(sorted(providers))})")
+
+
 def set_chain(session: Session, primary: str, models: list[str],
-              org_slug: str | None = None) -> FallbackChain:
+              org_slug: str | None = None, config: ModelConfig | None = None) -> FallbackChain:
+    """`config` given, every fallback model must be one the catalog knows (as for aliases): a
+    misspelt name would only show up as a failed fallback when the primary is already down."""
     primary = validate_model(primary, "primary model")
     chain = [validate_model(m, "fallback model") for m in models]
     if not chain:
@@ -97,6 +114,8 @@ def set_chain(session: Session, primary: str, models: list[str],
     dupes = sorted({m for m in chain if chain.count(m) > 1})
     if dupes:
         raise ValueError(f"fallback chain for {primary!r} lists {', '.join(dupes)} twice")
+    if config is not None:
+        _check_targets(session, chain, config)
     org = get_org(session, org_slug) if org_slug else None
     row = _find_chain(session, primary, org)
     if row is None:

@@ -221,3 +221,12 @@ def test_settings_commands(cli):
     assert "expected one of ordered, lowest-cost" in fails(
         cli, "settings", "set", "routing_strategy", "random")
     fails(cli, "settings", "set", "allow_private_provider_urls", "maybe")
+
+
+def test_a_fallback_chain_naming_a_model_no_call_could_reach_is_refused(cli):
+    message = fails(cli, "fallbacks", "set", "openai/gpt-4o", "gpt-4o-typo")
+    assert "'gpt-4o-typo' is neither in the catalog" in message
+    message = fails(cli, "fallbacks", "set", "openai/gpt-4o", "nowhere/model-x")
+    assert "'nowhere/model-x'" in message and "known provider" in message
+    assert cli("fallbacks", "set", "openai/gpt-4o", "anthropic/claude-sonnet-4-5",
+               "ollama/llama3.2", "openai/brand-new-model")[0] == 0
