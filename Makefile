@@ -16,7 +16,7 @@ TOOLS     := $(VENV)/tools
 PYPI_ONLY := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT \
              PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
 PIP_COMPILE = $(PYPI_ONLY) $(TOOLS)/bin/pip-compile --quiet --generate-hashes --strip-extras \
-              --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+              --allow-unsafe --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 LOCK_ARGS ?=
 
 .PHONY: run test test-fast bench venv lock lock-upgrade catalog audit clean
