@@ -219,11 +219,15 @@ def sweep(engine: Engine, older_than: datetime, now: datetime,
     stale_if = RESERVATIONS.c.created_at < older_than
     if dead_leases:
         stale_if = stale_if | RESERVATIONS.c.lease_id.in_(dead_leases)
+    unreleased = RESERVATIONS.c.released_at.is_(None)
+    with engine.connect() as conn:  # most sweeps find nothing: no write lock for that
+        if conn.execute(select(RESERVATIONS.c.key).where(unreleased, stale_if).limit(1)).first() \
+                is None:
+            return 0
     with engine.connect() as conn:
         begin_write(conn)
         try:
-            stale = conn.execute(select(RESERVATIONS).where(
-                RESERVATIONS.c.released_at.is_(None), stale_if)).all()
+            stale = conn.execute(select(RESERVATIONS).where(unreleased, stale_if)).all()
             deltas: dict[int, list] = {}
             for r in stale:
                 for lid in (int(x) for x in r.ledger_ids.split(",") if x):
