@@ -50,11 +50,14 @@ def _enable_reuse_port() -> None:
 
 def _tune_gc() -> None:
     """Everything loaded at start (mitmproxy, SQLAlchemy, plugins) lives as long as the process:
-    move it out of the collector's sight, and collect the young generation less often. Measured:
-    full collections of that heap took 100–450 ms every ~1.5 s under load (the p99 spikes)."""
+    move it out of the collector's sight (full collections of that heap took 100–450 ms every
+    ~1.5 s under load), and collect the old generation rarely. The young generation keeps
+    Python's own small threshold: measured at one connection, a threshold of 50 000 made each
+    young collection pause the loop 15–50 ms (p99.9 38 ms, max 53 ms); at 700 no pause passed
+    5 ms (p99.9 6.4 ms, max 15 ms) and throughput rose by 9 %."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(700, 20, 100)
 
 
 def limits_from(settings) -> Limits:
