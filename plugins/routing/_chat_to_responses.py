@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from gateway.call import SSEEvent, Usage
+from plugins.routing._chat_chunks import ChatChunkStream
 from plugins.routing._responses_to_chat import ToolMap
 from plugins.routing._wire import usage_from_openai
 
@@ -106,54 +107,27 @@ def completion_to_response(completion: dict[str, Any], request: dict[str, Any],
                            completion.get("model") or request.get("model") or "")
 
 
-class ChatToResponsesStream:
+class ChatToResponsesStream(ChatChunkStream):
     """Feed chat chunk events; get Responses events. Output items are numbered in the order they
     open; a message item closes when a tool call opens, tool calls close at the end."""
 
     def __init__(self, request: dict[str, Any], tools: ToolMap) -> None:
+        super().__init__()
         self.request = request
         self.tools = tools
         self.rid = _id("resp_")
         self.model = str(request.get("model") or "")
         self.seq = 0
         self.items = 0  # output items opened so far
-        self.started = False
-        self.done = False
         self.output: list[tuple[int, dict[str, Any]]] = []  # finished items with their index
         self.text: _Open | None = None
         self.calls: dict[int, _Open] = {}  # open tool-call items by chat tool_calls index
         self.finish: str | None = None
-        self.usage = Usage()
-        self.usage_seen = False  # some OpenAI-compatible servers never report usage
-        self.reasoning_tokens = 0
 
     def _event(self, kind: str, **fields: Any) -> SSEEvent:
         data = {"type": kind, "sequence_number": self.seq, **fields}
         self.seq += 1
         return SSEEvent.from_json(data, kind)
-
-    def feed(self, event: SSEEvent) -> list[SSEEvent]:
-        if self.done:
-            return []
-        if event.data.strip() == "[DONE]":
-            return self._close()
-        data = event.json
-        if not isinstance(data, dict):
-            return []
-        out = [] if self.started else self._start(data)
-        if data.get("error"):
-            return out + self._fail(data["error"])
-        if data.get("usage"):
-            self.usage = usage_from_openai(data["usage"])
-            self.usage_seen = True
-            self.reasoning_tokens = _reasoning_tokens(data["usage"])
-        for choice in data.get("choices") or ():
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                out.extend(self._choice(choice))
-        return out
-
-    def end(self, complete: bool) -> list[SSEEvent]:
-        return self._close() if complete and self.started else []
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -262,19 +236,19 @@ class ChatToResponsesStream:
         out = self._close_text() + self._close_calls()
         self.done = True
         status = "incomplete" if self.finish == "length" else "completed"
-        usage = responses_usage(self.usage, self.reasoning_tokens)
+        usage = responses_usage(self.usage, _reasoning_tokens(self.raw_usage))
         final = response_object(self.request, self.rid, status, self._finished(), usage,
                                 self.model)
         return out + [self._event(f"response.{status}", response=final)]
 
-    def _fail(self, error: Any) -> list[SSEEvent]:
-        self.done = True
-        error = error if isinstance(error, dict) else {"message": str(error)}
+    def _fail(self, chunk: dict[str, Any], started: list[SSEEvent]) -> list[SSEEvent]:
+        error = chunk["error"] if isinstance(chunk["error"], dict) else \
+            {"message": str(chunk["error"])}
         failed = response_object(self.request, self.rid, "failed", self._finished(), None,
                                  self.model)
         failed["error"] = {"code": str(error.get("code") or error.get("type") or "server_error"),
                            "message": str(error.get("message") or "provider error")}
-        return [self._event("response.failed", response=failed)]
+        return started + [self._event("response.failed", response=failed)]
 
 
 class _Open:

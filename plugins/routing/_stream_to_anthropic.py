@@ -11,57 +11,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.call import SSEEvent, Usage
-from plugins.routing._wire import anthropic_error, anthropic_usage, stop_reason, usage_from_openai
+from gateway.call import SSEEvent
+from plugins.routing._chat_chunks import ChatChunkStream
+from plugins.routing._wire import anthropic_error, anthropic_usage, stop_reason
 
 
 def _event(data: dict[str, Any]) -> SSEEvent:
     return SSEEvent.from_json(data, data["type"])
 
 
-class OpenAIToAnthropicStream:
+class OpenAIToAnthropicStream(ChatChunkStream):
     def __init__(self) -> None:
-        self.started = False
-        self.done = False
+        super().__init__()
         self.blocks = 0  # Anthropic content blocks opened so far
         self.open: int | None = None  # index of the block now open
         self.text_block: int | None = None
         self.tool_block: dict[int, int] = {}  # OpenAI tool_calls index → Anthropic block index
         self.finish: str | None = None
         self.refused = False
-        self.usage = Usage()
-        self.usage_seen = False  # some OpenAI-compatible servers never report usage
-
-    def feed(self, event: SSEEvent) -> list[SSEEvent]:
-        if event.data.strip() == "[DONE]":
-            return self._close()
-        data = event.json
-        if not isinstance(data, dict) or self.done:
-            return []
-        if data.get("error"):
-            self.done = True
-            return [_event(anthropic_error(data))]
-        out = [] if self.started else [self._start(data)]
-        if data.get("usage"):
-            self.usage = usage_from_openai(data["usage"])
-            self.usage_seen = True
-        for choice in data.get("choices") or ():
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                out.extend(self._choice(choice))
-        return out
-
-    def end(self, complete: bool) -> list[SSEEvent]:
-        # Some OpenAI-compatible servers end the stream without [DONE].
-        return self._close() if complete and self.started else []
 
     # -- pieces ---------------------------------------------------------------------------------
 
-    def _start(self, chunk: dict[str, Any]) -> SSEEvent:
+    def _start(self, chunk: dict[str, Any]) -> list[SSEEvent]:
         self.started = True
         message = {"id": chunk.get("id") or "msg", "type": "message", "role": "assistant",
                    "model": chunk.get("model") or "", "content": [], "stop_reason": None,
                    "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
-        return _event({"type": "message_start", "message": message})
+        return [_event({"type": "message_start", "message": message})]
+
+    def _fail(self, chunk: dict[str, Any], started: list[SSEEvent]) -> list[SSEEvent]:
+        return [_event(anthropic_error(chunk))]
 
     def _choice(self, choice: dict[str, Any]) -> list[SSEEvent]:
         delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
