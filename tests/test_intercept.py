@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 
 import anthropic
 import httpx
@@ -48,10 +49,17 @@ def client_kwargs(gw, **extra):
             "max_retries": 0}
 
 
-def rows(gw):
-    gw.ctx.extensions["metering"].flush()
-    with gw.ctx.sessions() as session:
-        return session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
+def rows(gw, at_least: int = 0):
+    """The request log, once it holds `at_least` rows: a streamed call's row is queued when the
+    gateway has finished the stream, a moment after the client read its last byte."""
+    deadline = time.monotonic() + 5
+    while True:
+        gw.ctx.extensions["metering"].flush()
+        with gw.ctx.sessions() as session:
+            found = session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def test_the_openai_sdk_with_its_default_base_url_is_served_through_the_pipeline(gw):
@@ -64,7 +72,8 @@ def test_the_openai_sdk_with_its_default_base_url_is_served_through_the_pipeline
     stream = client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == f"echo: write to {EMAIL} please"
-    assert [(r.endpoint, r.intercepted) for r in rows(gw)] == [("/v1/chat/completions", True)] * 2
+    assert [(r.endpoint, r.intercepted) for r in rows(gw, 2)] == \
+        [("/v1/chat/completions", True)] * 2
 
 
 def test_the_anthropic_sdk_with_its_default_base_url_whole_and_streamed(gw):
@@ -75,8 +84,9 @@ def test_the_anthropic_sdk_with_its_default_base_url_whole_and_streamed(gw):
     with client.messages.stream(model="claude-sonnet-4-5", max_tokens=100, messages=MSG) as s:
         assert "".join(s.text_stream) == f"echo: write to {EMAIL} please"
     assert EMAIL not in str(gw.mock.state.requests[-1]["body"])
-    assert all(r.intercepted and r.actual_model == "anthropic/claude-sonnet-4-5"
-               for r in rows(gw))
+    logged = rows(gw, 2)
+    assert len(logged) == 2 and all(
+        r.intercepted and r.actual_model == "anthropic/claude-sonnet-4-5" for r in logged)
 
 
 def test_a_provider_key_alone_is_refused_and_nothing_is_forwarded(gw):
