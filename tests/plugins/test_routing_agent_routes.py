@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 import anthropic
@@ -29,10 +30,17 @@ def provider_saw(gw):
     return gw.mock.state.requests[-1]
 
 
-def log_rows(gw):
-    gw.ctx.extensions["metering"].writer.flush()
-    with gw.ctx.sessions() as session:
-        return session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
+def log_rows(gw, at_least: int = 0):
+    """The request log once it holds `at_least` rows (a streamed call's row is queued when the
+    gateway has finished the stream, a moment after the client read its last byte)."""
+    deadline = time.monotonic() + 5
+    while True:
+        gw.ctx.extensions["metering"].flush()
+        with gw.ctx.sessions() as session:
+            rows = session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
+        if len(rows) >= at_least or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 # --- Responses → Anthropic and Ollama ----------------------------------------------------------
@@ -72,7 +80,7 @@ def test_responses_streamed_text_and_tool_calls(gateway, model):
     assert "response.function_call_arguments.delta" in kinds
     assert final.output[0].type == "function_call"
     assert json.loads(final.output[0].arguments) == {"city": "Paris"}
-    rows = log_rows(gateway)
+    rows = log_rows(gateway, 2)
     assert [r.actual_model for r in rows[-2:]] == [model, model]
     assert all(r.output_tokens > 0 and not r.usage_estimated for r in rows[-2:])
 
@@ -198,7 +206,7 @@ def test_responses_over_websocket_on_every_route_with_incremental_input(gateway,
     assert second[-1]["type"] == "response.completed", second[-1]
     assert second[-1]["response"]["output"][0]["content"][0]["text"] == "echo: rainy"
     # The provider got the whole conversation, though the client sent only the new item.
-    rows = log_rows(gateway)
+    rows = log_rows(gateway, 2)
     assert [r.actual_model for r in rows[-2:]] == [model, model]
     assert [r.status for r in rows[-2:]] == [200, 200]
 
@@ -264,5 +272,5 @@ def test_a_translated_answer_without_usage_is_estimated_and_flagged(gateway, str
     else:
         text = client.messages.create(**ask).content[0].text
     assert text == "echo: count me please"
-    row = log_rows(gateway)[-1]
+    row = log_rows(gateway, 1)[-1]
     assert row.usage_estimated and row.input_tokens > 0 and row.output_tokens > 0
