@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -115,6 +116,23 @@ def start_gateway(settings: Settings, mock: RunningMock, plugins: Iterable[objec
     gw.user_key = gw.admin(admin_ops.create_key, user_email="dev@acme.test")[0]
     gw.app_key = gw.admin(admin_ops.create_key, app_slug="bot")[0]
     return gw
+
+
+def logged_rows(gw: RunningGateway, at_least: int = 0) -> list:
+    """The gateway's request log once it holds `at_least` rows: a streamed call's row is queued
+    when the gateway has finished the stream, a moment after the client read its last byte."""
+    from sqlalchemy import select
+
+    from gateway.db.models import RequestLog
+
+    deadline = time.monotonic() + 5
+    while True:
+        gw.ctx.extensions["metering"].flush()
+        with gw.ctx.sessions() as session:
+            rows = session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
+        if len(rows) >= at_least or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 def _free_port() -> int:

@@ -11,7 +11,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 
 import anthropic
 import httpx
@@ -21,10 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select
 
-from gateway.db.models import RequestLog
 from gateway.intercept import InterceptConfig, ca_cert_path, ca_fingerprint
+from tests.gateway_fixtures import logged_rows
 from tests.plugins.dlp_support import EMAIL, protect_org
 
 MSG = [{"role": "user", "content": f"write to {EMAIL} please"}]
@@ -50,16 +48,7 @@ def client_kwargs(gw, **extra):
 
 
 def rows(gw, at_least: int = 0):
-    """The request log, once it holds `at_least` rows: a streamed call's row is queued when the
-    gateway has finished the stream, a moment after the client read its last byte."""
-    deadline = time.monotonic() + 5
-    while True:
-        gw.ctx.extensions["metering"].flush()
-        with gw.ctx.sessions() as session:
-            found = session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
-        if len(found) >= at_least or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    return logged_rows(gw, at_least)
 
 
 def test_the_openai_sdk_with_its_default_base_url_is_served_through_the_pipeline(gw):

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import aiohttp
 import anthropic
 import pytest
 
-from gateway.db.models import RequestLog
-from sqlalchemy import select
+from tests.gateway_fixtures import logged_rows
 
 WEATHER = {"type": "function", "name": "get_weather",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
@@ -31,16 +29,7 @@ def provider_saw(gw):
 
 
 def log_rows(gw, at_least: int = 0):
-    """The request log once it holds `at_least` rows (a streamed call's row is queued when the
-    gateway has finished the stream, a moment after the client read its last byte)."""
-    deadline = time.monotonic() + 5
-    while True:
-        gw.ctx.extensions["metering"].flush()
-        with gw.ctx.sessions() as session:
-            rows = session.scalars(select(RequestLog).order_by(RequestLog.id)).all()
-        if len(rows) >= at_least or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.05)
+    return logged_rows(gw, at_least)
 
 
 # --- Responses → Anthropic and Ollama ----------------------------------------------------------
