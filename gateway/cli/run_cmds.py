@@ -175,15 +175,9 @@ def cmd_proxy(args: argparse.Namespace) -> int:
             print(f"llm-gateway interception proxy listening on http://{args.host}:"
                   f"{intercept.port} (HTTPS_PROXY)", flush=True)
 
-    try:
-        asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port, ready, intercept))
-    except OSError as exc:  # lost a race for the port after the check above
-        if exc.errno not in _BIND_ERRNOS:
-            raise
-        print(f"llm-gateway: {_bind_error(exc, args.host, args.port, 'proxy', '--port')}",
-              file=sys.stderr)
-        return 1
-    return 0
+    return _serve(lambda: asyncio.run(serve_forever(ctx, args.host, args.port, args.reuse_port,
+                                                    ready, intercept)),
+                  args.host, args.port, "proxy")
 
 
 def cmd_ca_path(args: argparse.Namespace) -> int:
@@ -200,13 +194,18 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
     if _first_problem((args.host, args.port, "admin site", "--port")):
         return 1
+    return _serve(lambda: serve(plugin_settings(args), args.host, args.port),
+                  args.host, args.port, "admin site")
+
+
+def _serve(run, host: str, port: int, what: str) -> int:
+    """Run a server; a port lost to someone else after the check at start is one line, exit 1."""
     try:
-        serve(plugin_settings(args), args.host, args.port)
+        run()
     except OSError as exc:
         if exc.errno not in _BIND_ERRNOS:
             raise
-        print(f"llm-gateway: {_bind_error(exc, args.host, args.port, 'admin site', '--port')}",
-              file=sys.stderr)
+        print(f"llm-gateway: {_bind_error(exc, host, port, what, '--port')}", file=sys.stderr)
         return 1
     return 0
 
