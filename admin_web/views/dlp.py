@@ -96,15 +96,21 @@ def scope_or_404(kind: str, slug: str) -> Organization | App | None:
     return row
 
 
-@bp.get("/<kind>/<slug>")
-@allow(SUPER, ORG_ADMIN)
-def scope(kind: str, slug: str) -> str:
+def _dlp_scope(kind: str, slug: str):
+    """(the DLP plugin's admin API, the scope's row or None for gateway-wide, the keyword that
+    names the scope in that API) — or 404."""
     dlp = api("dlp")
     if dlp is None:
         abort(404)
     row = scope_or_404(kind, slug)
+    return dlp, row, ({kind: slug} if row is not None else {})
+
+
+@bp.get("/<kind>/<slug>")
+@allow(SUPER, ORG_ADMIN)
+def scope(kind: str, slug: str) -> str:
+    dlp, row, target = _dlp_scope(kind, slug)
     session = get_db()
-    target = {kind: slug} if row is not None else {}
     rules = dlp.list_rules(session, **target)
     events = recent_events(session, kind=kind, scope_id=row.id) if row is not None else []
     allowlist = dlp.get_allowlist(session, **target)
@@ -116,11 +122,7 @@ def scope(kind: str, slug: str) -> str:
 @bp.post("/<kind>/<slug>/rules")
 @allow(SUPER, ORG_ADMIN)
 def save_rules(kind: str, slug: str) -> Response:
-    dlp = api("dlp")
-    if dlp is None:
-        abort(404)
-    row = scope_or_404(kind, slug)
-    target = {kind: slug} if row is not None else {}
+    dlp, _, target = _dlp_scope(kind, slug)
     current = {r["rule"]: r["enabled"] for r in dlp.list_rules(get_db(), **target)}
     wanted = set(request.form.getlist("rule"))
     enable = sorted(r for r, on in current.items() if r in wanted and not on)
@@ -145,17 +147,13 @@ def protect(kind: str, slug: str) -> Response:
 @allow(SUPER, ORG_ADMIN)
 def save_allowlist(kind: str, slug: str) -> Response:
     """Add a value and/or a pattern, or remove one entry; a bad pattern saves nothing."""
-    dlp = api("dlp")
-    if dlp is None:
-        abort(404)
-    row = scope_or_404(kind, slug)
+    dlp, _, target = _dlp_scope(kind, slug)
     changes = {"add_values": _one("value"), "add_patterns": _one("pattern"),
                "remove_values": _one("remove_value", strip=False),
                "remove_patterns": _one("remove_pattern", strip=False)}
     if not any(changes.values()):
         refuse("Enter a value or a pattern to allow.")
     else:
-        target = {kind: slug} if row is not None else {}
         attempt(lambda s: dlp.set_allowlist(s, **target, **changes), "Allow-list saved.")
     return redirect(url_for("dlp.scope", kind=kind, slug=slug) + "#allowlist")
 
