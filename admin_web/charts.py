@@ -7,8 +7,8 @@ Every label is escaped here; the result is `Markup` only because this module bui
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Callable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 

@@ -13,9 +13,10 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session

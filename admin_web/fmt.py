@@ -6,7 +6,7 @@ float for display.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -60,14 +60,14 @@ def compact(value: Any) -> str:
 def dt(value: datetime | None, seconds: bool = True) -> str:
     if value is None:
         return "–"
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return "never"
-    seconds = int(((now or datetime.now(timezone.utc)) - value).total_seconds())
+    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
     if seconds < 60:
         return "just now"
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):

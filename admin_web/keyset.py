@@ -8,7 +8,7 @@ seek the other way and are reversed for display.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
@@ -25,7 +25,7 @@ class Page:
 
 
 def encode(row: Any) -> str:
-    return f"{row.created_at.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%S.%f')}~{row.id}"
+    return f"{row.created_at.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%f')}~{row.id}"
 
 
 def decode(text: str | None) -> tuple[datetime, int] | None:
@@ -33,7 +33,7 @@ def decode(text: str | None) -> tuple[datetime, int] | None:
         return None
     when, _, row_id = text.partition("~")
     try:
-        stamp = datetime.strptime(when, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+        stamp = datetime.strptime(when, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
         return stamp, int(row_id)
     except ValueError:
         return None

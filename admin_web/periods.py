@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 
 PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
@@ -32,7 +32,7 @@ def parse_period(args: Mapping[str, str], now: datetime | None = None,
                  default: str = "24h") -> Period:
     """The period named by `?period=…` (custom: `start` and `end` days, both included).
     Bad input falls back to the default and says why in `error`."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     key = args.get("period") or default
     if key == "custom":
         try:
@@ -61,8 +61,8 @@ def _custom(start_text: str, end_text: str, now: datetime) -> Period:
         raise ValueError(f"the end date {last} is before the start date {first}")
     if (last - first).days >= MAX_DAYS:
         raise ValueError(f"a custom period is at most {MAX_DAYS} days")
-    start = datetime.combine(first, time.min, timezone.utc)
-    end = min(datetime.combine(last + timedelta(days=1), time.min, timezone.utc),
+    start = datetime.combine(first, time.min, UTC)
+    end = min(datetime.combine(last + timedelta(days=1), time.min, UTC),
               max(now, start))
     label = f"{first.isoformat()} – {last.isoformat()}"
     return Period("custom", start, end, label, days=(first, last))

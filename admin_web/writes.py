@@ -3,7 +3,8 @@ message (which names the value at fault) on a `ValueError` or `ConfigError`."""
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import flash, request
 from sqlalchemy.orm import Session

@@ -9,9 +9,9 @@ import statistics
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 
@@ -110,7 +110,7 @@ async def _python_load(call: Call, concurrency: int, duration: float) -> dict:
                     async with session.post(call.url, data=call.body, headers=call.headers) as resp:
                         await resp.read()
                         good = 200 <= resp.status < 300
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     errors["socket_errors"] += 1
                     continue
                 if good:
@@ -174,7 +174,7 @@ async def _stream_load(call: Call, streams: int, warmup: float, duration: float,
                     return
                 try:
                     sample = await _stream_once(session, call)
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     sample = f"{type(exc).__name__}: {exc}"[:160]
                 if started >= measure_from:
                     if isinstance(sample, str):

@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,7 +172,7 @@ def build(directory: Path, rows: int) -> tuple[Settings, dict]:
     url = settings.database_url
     upgrade(url)
     engine = make_engine(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     info: dict = {"rows": rows}
     with Session(engine) as session:
         ids = seed_people(session)
@@ -281,7 +281,7 @@ def main(argv=None) -> int:
 
 def write(out: Path, info: dict, results: list[dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     (out / "admin_pages.json").write_text(json.dumps({"when": stamp, **info,
                                                       "results": results}, indent=2))
     lines = [f"# Admin pages on {info['rows']:,} request-log rows (SQLite)", "",

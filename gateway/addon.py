@@ -22,9 +22,9 @@ from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
 from gateway.intercept import INTERCEPTED, PASSTHROUGH
 from gateway.local_routes import LocalRoutes
-from gateway.upstream import UpstreamConnections
 from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
 from gateway.streaming import StreamRelay, apply_json
+from gateway.upstream import UpstreamConnections
 
 log = logging.getLogger("gateway.addon")
 CALL, RELAY, FILTERS, LOCAL, ADDON = "gw.call", "gw.relay", "gw.filters", "gw.local", "gw.addon"

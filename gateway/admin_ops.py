@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
@@ -189,7 +189,7 @@ def revoke_key(session: Session, prefix: str) -> ApiKey:
     key = get_key(session, prefix)
     if key.revoked_at is not None:
         raise ValueError(f"key {key.prefix!r} is already revoked")
-    key.revoked_at = datetime.now(timezone.utc)
+    key.revoked_at = datetime.now(UTC)
     return _write(session, key)
 
 

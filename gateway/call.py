@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 import json
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 
 class ApiFormat(str, enum.Enum):
@@ -237,7 +238,7 @@ class SSEEvent:
         self._raw = raw
 
     @classmethod
-    def from_json(cls, value: Any, event: str | None = None) -> "SSEEvent":
+    def from_json(cls, value: Any, event: str | None = None) -> SSEEvent:
         ev = cls(json.dumps(value, separators=(",", ":"), ensure_ascii=False), event)
         ev._json = value
         return ev

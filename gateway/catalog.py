@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 SNAPSHOT = Path(__file__).with_name("genai_prices.json")
 DEFAULT_CONFIG = Path(__file__).with_name("default_model_config.yaml")
@@ -109,7 +110,7 @@ def main(argv: list[str]) -> int:  # pragma: no cover - run by `make catalog`
     from genai_prices.data import providers
 
     snapshot = build_snapshot(providers, version("genai-prices"),
-                              datetime.now(timezone.utc).date())
+                              datetime.now(UTC).date())
     out = Path(argv[0]) if argv else SNAPSHOT
     out.write_text(json.dumps(snapshot, indent=0, sort_keys=True) + "\n", encoding="utf-8")
     count = sum(len(m) for m in snapshot["providers"].values())

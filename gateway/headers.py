@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 log = logging.getLogger("gateway.headers")
 _SPLITTING = re.compile(r"[\r\n\x00]")

@@ -28,8 +28,19 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from gateway.call import (Attempt, CachedAnswer, Call, Failure, LocalRequest, LocalResponse,
-                              ModelInfo, Principal, Provider, ResponseFilter, Route)
+    from gateway.call import (
+        Attempt,
+        CachedAnswer,
+        Call,
+        Failure,
+        LocalRequest,
+        LocalResponse,
+        ModelInfo,
+        Principal,
+        Provider,
+        ResponseFilter,
+        Route,
+    )
     from gateway.context import GatewayContext
     from gateway.errors import GatewayError
     from gateway.pluginmanager import AdminPages, SettingsSection

@@ -9,12 +9,12 @@ import itertools
 import json
 import logging
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gateway.call import ApiFormat, Attempt, Call, Endpoint, Failure
 from gateway.context import GatewayContext
-from gateway.errors import (AuthenticationFailed, BadRequest, Forbidden, GatewayError,
-                            NotFound, UpstreamError)
+from gateway.errors import AuthenticationFailed, BadRequest, Forbidden, GatewayError, NotFound, UpstreamError
 from gateway.providers import auth_headers, upstream_path
 from gateway.validation import check_headers, clean_path, parse_body, validate
 

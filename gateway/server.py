@@ -22,9 +22,9 @@ from mitmproxy.proxy import mode_servers
 
 from gateway import http_stream
 from gateway.addon import GatewayAddon
+from gateway.context import GatewayContext
 from gateway.errors import GatewayError
 from gateway.intercept import InterceptConfig, Interceptor, ca_dir, ensure_ca, state_file
-from gateway.context import GatewayContext
 from gateway.limits import ConnectionGuard, Limits, default_max_connections
 from gateway.pipeline import Pipeline
 from gateway.ws_bridge import WebSocketBridge

@@ -48,7 +48,7 @@ class Settings:
     plugins_dir: Path | None = None  # GATEWAY_PLUGINS_DIR: every *.py in it is a plugin
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("GATEWAY_DATA_DIR") or "./data").resolve()
         db_url = env.get("GATEWAY_DATABASE_URL") or f"sqlite:///{data_dir / 'gateway.db'}"

@@ -8,7 +8,7 @@ gets. With no filters the bytes pass through untouched.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.call import Call, ResponseFilter, SSEEvent
 from gateway.errors import GatewayError, UpstreamError

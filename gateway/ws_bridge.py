@@ -24,7 +24,8 @@ import json
 import logging
 import os
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("gateway.websocket")
 TOKEN_HEADER = "x-gateway-bridge-token"
@@ -187,7 +188,7 @@ class _Session:
                         self.last_items = list(body.get("input") or []) + output
                     if kind in _FINAL:
                         return
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.warning("websocket turn failed: %s", exc)
         # The stream ended without a final event: say so, or the client waits for one forever.
         await ws.send_str(error_frame(502, "the response stream ended before it completed"))

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
@@ -157,7 +157,7 @@ def test_timestamps_are_aware_utc(engine):
         org = session.scalar(select(Organization))
         assert org.created_at.tzinfo is not None
         assert org.created_at.utcoffset().total_seconds() == 0
-        assert org.created_at.tzinfo == timezone.utc
+        assert org.created_at.tzinfo == UTC
 
 
 def test_email_is_lower_cased(session):

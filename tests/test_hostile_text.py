@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -48,7 +48,7 @@ def test_neutralize_leaves_ordinary_text_alone():
 def test_a_bare_cr_in_an_exported_cell_cannot_split_the_row(session: Session):
     user = admin_ops.create_user(session, "dev@acme.test", "Dev")
     session.flush()
-    session.add(RequestLog(request_id="r1", created_at=datetime.now(timezone.utc), user_id=user.id,
+    session.add(RequestLog(request_id="r1", created_at=datetime.now(UTC), user_id=user.id,
                            endpoint="/v1/chat/completions", requested_model="m\r=9+cmd|' /C calc'!A0",
                            actual_model="m\nx", status=200, input_tokens=1, output_tokens=1,
                            cost_usd=Decimal("0.01"), latency_ms=1))

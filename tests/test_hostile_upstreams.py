@@ -13,7 +13,6 @@ import openai
 import pytest
 from aiohttp import web
 
-
 MSG = [{"role": "user", "content": "x"}]
 
 
@@ -29,7 +28,7 @@ class Scripted:
         self.handler = handler
         self.url = ""
 
-    def __enter__(self) -> "Scripted":
+    def __enter__(self) -> Scripted:
         import asyncio
 
         ready = threading.Event()

@@ -26,7 +26,7 @@ def read_all(sock: socket.socket, timeout: float = 5.0) -> bytes:
     try:
         while chunk := sock.recv(65536):
             data += chunk
-    except (ConnectionResetError, socket.timeout):
+    except (TimeoutError, ConnectionResetError):
         pass
     return data
 

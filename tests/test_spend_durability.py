@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -68,7 +68,7 @@ def engine(tmp_path):
 
 
 def test_a_settlement_replayed_after_a_crash_is_booked_exactly_once(engine):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rule = CapRule("user", 1, Decimal("10"), "week", "weekly cap for user u",
                    created_at=now - timedelta(days=30))
     hold = _ledger.reserve(engine, [rule], Decimal("1"), "req1", now, 0)

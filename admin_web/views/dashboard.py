@@ -8,9 +8,10 @@ reads day rows for whole days. An org admin's figures are limited to their organ
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from werkzeug.wrappers import Response
@@ -28,7 +29,7 @@ MAX_SERIES = 7
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @bp.get("/")

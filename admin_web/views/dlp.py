@@ -5,7 +5,7 @@ the gateway-wide rules and allow-list are a super-admin's."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -27,7 +27,7 @@ RECENT = 50
 def scoped_counters(session: Session, org_id: int) -> dict[str, int]:
     from plugins.dlp._models import DlpEvent
 
-    since = datetime.now(timezone.utc) - timedelta(hours=24)
+    since = datetime.now(UTC) - timedelta(hours=24)
     recent = (DlpEvent.created_at >= since, DlpEvent.org_id == org_id)
     redactions = session.scalar(select(func.coalesce(func.sum(DlpEvent.match_count), 0))
                                 .where(*recent, DlpEvent.kind == "redaction"))

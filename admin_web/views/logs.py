@@ -3,9 +3,10 @@ and keyset pagination, so a page costs an index seek even on millions of rows.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import or_, select
@@ -40,7 +41,7 @@ def parse_time(text: str, what: str, errors: list[str]) -> datetime | None:
     except ValueError:
         errors.append(f"invalid {what} time {text!r}: expected YYYY-MM-DDTHH:MM")
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def parse_filters(args: Mapping[str, str]) -> tuple[Filters, list[Any]]:

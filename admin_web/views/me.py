@@ -3,7 +3,7 @@ the features I may opt into."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ def index() -> str:
 def render(new_key: str | None = None) -> str:
     session = get_db()
     user = session.get(User, current_user.id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     week_start = start_of_week(now)
     queries = api("metering")
     usage = rollups.user_usage(session, user.id, week_start, now, now) if queries else None

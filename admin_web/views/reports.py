@@ -3,7 +3,8 @@ filters and keyset pagination (the metering plugin's `metering_error_reports` ta
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import select

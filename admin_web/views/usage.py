@@ -3,7 +3,7 @@ user's breakdown by model, and the way to their activity export."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
@@ -27,7 +27,7 @@ def index() -> str:
     period = parse_period(request.args, default="30d")
     if queries is None:
         return render_template("usage.html", available=False, period=period, extra={})
-    session, now = get_db(), datetime.now(timezone.utc)
+    session, now = get_db(), datetime.now(UTC)
     focus = _focus_user(request.args.get("user", ""))
     if focus is not None:
         detail = rollups.user_usage(session, focus.id, period.start, period.end, now)

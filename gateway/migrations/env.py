@@ -7,10 +7,10 @@ never depends on every plugin importing cleanly)."""
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import context
 from sqlalchemy.engine import Connection
-
-import importlib
 
 import gateway.db.models  # noqa: F401  (registers every core table on the metadata)
 from gateway.db.base import Base

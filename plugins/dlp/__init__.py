@@ -14,8 +14,10 @@ import argparse
 import pluggy
 
 from gateway.call import Attempt, Call, Endpoint, ResponseFilter
-from plugins.dlp import _models  # noqa: F401  (registers the tables on the metadata)
-from plugins.dlp import _ruleset
+from plugins.dlp import (
+    _models,  # noqa: F401  (registers the tables on the metadata)
+    _ruleset,
+)
 from plugins.dlp._restore import RestoreFilter
 from plugins.dlp._state import PLACEHOLDERS_KEY, DlpState
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 KEY_PREFIX = "dlp.allowlist."
 MAX_ENTRIES = 500  # per scope: the list is checked for every find of every protected call
@@ -47,7 +48,7 @@ class AllowList:
     patterns: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
-    def build(cls, docs: Iterable[Any]) -> "AllowList":
+    def build(cls, docs: Iterable[Any]) -> AllowList:
         values: set[str] = set()
         patterns: dict[str, re.Pattern[str]] = {}
         for doc in docs:

@@ -4,7 +4,7 @@ are guesses (capitalised words after a cue), good enough to catch the obvious, n
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from plugins.dlp._rule import Rule, spans
 

@@ -6,7 +6,7 @@ Placeholders and documented example keys are never secrets (`_examples`)."""
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from plugins.dlp import _ruleset
 from plugins.dlp._examples import is_example

@@ -12,9 +12,11 @@ to the model, so they are scanned as one (a `Run`): a value split across two par
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gateway.call import Endpoint
+
 
 class JsonBox:
     """A JSON-text field (tool-call arguments) opened for redaction."""

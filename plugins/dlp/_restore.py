@@ -12,7 +12,8 @@ any chunking.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from gateway.call import ResponseFilter, SSEEvent
 from plugins.dlp._placeholders import Placeholders

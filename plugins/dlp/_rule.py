@@ -9,9 +9,9 @@ candidate.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 Finder = Callable[[str], Iterable[tuple[int, int]]]
 # The running scan's deadline (a time.perf_counter() value), so finders with many candidates can

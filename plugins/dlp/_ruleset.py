@@ -13,10 +13,11 @@ import math
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from plugins.dlp._re2 import convert
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import bisect
 import hashlib
 import time
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
-from plugins.dlp import _detect_contact, _detect_financial, _detect_network, _detect_optin
-from plugins.dlp import _detect_secrets
+from plugins.dlp import _detect_contact, _detect_financial, _detect_network, _detect_optin, _detect_secrets
 from plugins.dlp._invisible import format_chars, visible
 from plugins.dlp._rule import DEADLINE, Rule, ScanTimeout
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.call import Call
@@ -144,7 +144,7 @@ class DlpState:
                count: int = 0, hashes: list[str] | None = None) -> dict[str, Any]:
         principal = call.principal
         return {
-            "created_at": datetime.now(timezone.utc), "kind": kind, "scope_kind": scope.kind,
+            "created_at": datetime.now(UTC), "kind": kind, "scope_kind": scope.kind,
             "scope_id": scope.id, "scope_slug": scope.slug, "org_id": scope.org_id,
             "rule": rule, "match_count": count, "request_size": _request_size(call),
             "request_id": call.request_id,

@@ -24,8 +24,9 @@ Reads (plain dicts; datetimes are aware UTC):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -175,7 +176,7 @@ def revoke_bypass(session: Session, *, user: str | None = None, app: str | None 
 # -- what the admin's DLP page reads -------------------------------------------------------------
 
 def counters(session: Session, now: datetime | None = None) -> dict[str, int]:
-    since = (now or datetime.now(timezone.utc)) - timedelta(hours=24)
+    since = (now or datetime.now(UTC)) - timedelta(hours=24)
     recent = DlpEvent.created_at >= since
     redactions, calls = session.execute(
         select(func.coalesce(func.sum(DlpEvent.match_count), 0),

@@ -16,8 +16,10 @@ from __future__ import annotations
 import pluggy
 
 from gateway.call import Route
-from plugins.fallback import _calls
-from plugins.fallback import _models  # noqa: F401  (registers the tables on the metadata)
+from plugins.fallback import (
+    _calls,
+    _models,  # noqa: F401  (registers the tables on the metadata)
+)
 from plugins.fallback._state import KEY, FallbackState
 
 hookimpl = pluggy.HookimplMarker("llm_gateway")

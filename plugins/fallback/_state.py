@@ -11,8 +11,9 @@ GATEWAY_SECRET_KEY keeps the credentials it has until restarted with the new key
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 

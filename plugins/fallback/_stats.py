@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 LATENCY_WINDOW = 20
 UNHEALTHY_AFTER = 3

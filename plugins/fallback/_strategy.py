@@ -10,7 +10,7 @@ moving window; a model not yet measured goes first so that it gets measured), `l
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from gateway.call import Call, Endpoint, Route
 from gateway.config import ModelEntry

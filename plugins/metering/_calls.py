@@ -6,14 +6,12 @@ reservation, awaited) or in the writer thread (everything else, never awaited)."
 from __future__ import annotations
 
 import asyncio
-
 from decimal import Decimal
 
 from gateway.call import ApiFormat, Attempt, CachedAnswer, Call, Endpoint, Usage
 from gateway.errors import GatewayError, PaymentRequired
 from plugins.metering import _cache, _ledger
-from plugins.metering._cost import (choices, cost_of, entry_for, max_output_tokens,
-                                    reservation_for, unpriced)
+from plugins.metering._cost import choices, cost_of, entry_for, max_output_tokens, reservation_for, unpriced
 from plugins.metering._error_reports import gateway_report, worth_reporting
 from plugins.metering._records import LogRecord, bodies_row, log_row
 from plugins.metering._state import Metering

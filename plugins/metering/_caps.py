@@ -12,7 +12,7 @@ always an argument, so period boundaries can be tested without waiting for them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 ZERO = Decimal(0)
@@ -38,13 +38,13 @@ class CapRule:
 
 
 def week_period(now: datetime, week_start: int = 0) -> Period:
-    day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = day - timedelta(days=(day.weekday() - week_start) % 7)
     return Period(start, start + timedelta(days=7))
 
 
 def month_period(now: datetime) -> Period:
-    start = now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = start.replace(year=start.year + 1, month=1) if start.month == 12 \
         else start.replace(month=start.month + 1)
     return Period(start, end)

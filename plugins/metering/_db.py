@@ -4,7 +4,8 @@ write lock for a read-modify-write transaction, and the dialect's INSERT … ON 
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, Table
 

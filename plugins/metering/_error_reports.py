@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 
 from gateway.call import Call, LocalRequest, LocalResponse
-from gateway.errors import (AuthenticationFailed, BadRequest, GatewayError, PayloadTooLarge,
-                            UpstreamError)
+from gateway.errors import AuthenticationFailed, BadRequest, GatewayError, PayloadTooLarge, UpstreamError
 from plugins.metering._records import ErrorRecord, error_row
 
 MAX_REPORT_BYTES = 16 * 1024

@@ -22,8 +22,15 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from gateway.errors import PaymentRequired
-from plugins.metering._caps import (CapRule, Period, carry_in, effective_cap, period_of,
-                                    previous_period, refusal_message)
+from plugins.metering._caps import (
+    CapRule,
+    Period,
+    carry_in,
+    effective_cap,
+    period_of,
+    previous_period,
+    refusal_message,
+)
 from plugins.metering._db import begin_write, insert_ignore
 from plugins.metering._models import LedgerRow, Reservation
 

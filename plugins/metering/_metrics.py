@@ -18,13 +18,17 @@ from __future__ import annotations
 import bisect
 import hmac
 import os
+from collections.abc import Callable, Collection
 from decimal import Decimal
-from typing import Callable, Collection
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import (CounterMetricFamily, GaugeMetricFamily,
-                                            HistogramMetricFamily, InfoMetricFamily)
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+)
 
 from gateway.call import Call, LocalRequest, Usage
 from gateway.pipeline import credential_of

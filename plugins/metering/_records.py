@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,7 @@ class CacheRecord:
 
 
 def wall_time(call: Call) -> datetime:
-    return datetime.fromtimestamp(call.started_wall, timezone.utc)
+    return datetime.fromtimestamp(call.started_wall, UTC)
 
 
 def _ms(start: float, end: float | None) -> int | None:
@@ -94,7 +94,7 @@ def error_row(source: str, *, type: Any = None, model: Any = None, error: Any = 
               when: datetime | None = None) -> dict[str, Any]:
     p = principal or (call.principal if call else None)
     return {
-        "created_at": when or datetime.now(timezone.utc), "source": clean(source, 32) or "unknown",
+        "created_at": when or datetime.now(UTC), "source": clean(source, 32) or "unknown",
         "type": clean(type, 64), "model": clean(model, 200), "error": clean(error, 4000),
         "agent": clean(agent, 100), "version": clean(version, 64), "status": status,
         "user_id": p.user_id if p else None, "app_id": p.app_id if p else None,

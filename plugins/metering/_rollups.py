@@ -8,8 +8,9 @@ is 0 and a missing name '' so the unique key can match. Minute rows are kept 3 d
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, delete
 
@@ -66,7 +67,7 @@ def deltas(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for key in sorted(groups):
         delta = dict(zip(GROUP, key))
-        delta["bucket"] = datetime.fromtimestamp(key[1], timezone.utc)
+        delta["bucket"] = datetime.fromtimestamp(key[1], UTC)
         delta.update(zip(SUMS, groups[key]))
         out.append(delta)
     return out

@@ -10,8 +10,9 @@ ledger itself."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, or_, select, update
 
@@ -81,7 +82,7 @@ class Sink:
         rollups = _rollups.deltas(rows)
         for row in rows:
             if isinstance(row["created_at"], float):
-                row["created_at"] = datetime.fromtimestamp(row["created_at"], timezone.utc)
+                row["created_at"] = datetime.fromtimestamp(row["created_at"], UTC)
         with self.engine.begin() as conn:
             if rows:
                 conn.execute(insert(LOGS), rows)

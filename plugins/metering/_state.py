@@ -4,9 +4,9 @@ caps snapshot, the response cache, the metrics registry and the background write
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Callable
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -17,18 +17,18 @@ from plugins.metering._lease import TICK_SECONDS, Keeper
 from plugins.metering._ledger import Hold, Settlement
 from plugins.metering._log_writer import BatchWriter
 from plugins.metering._metrics import Metrics
-from plugins.metering._reserver import Reserver
 from plugins.metering._records import LogRecord
+from plugins.metering._reserver import Reserver
 from plugins.metering._sink import Sink
-from plugins.metering._spool import Spool, Spooled
 from plugins.metering._snapshot import Snapshot, load_snapshot
+from plugins.metering._spool import Spool, Spooled
 
 log = logging.getLogger("gateway.metering")
 KEY = "metering"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Metering:

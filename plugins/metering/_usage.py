@@ -10,7 +10,8 @@ estimated; an estimate is never 0.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from gateway.call import ApiFormat, Call, ResponseFilter, SSEEvent, Usage
 

@@ -19,8 +19,11 @@ import argparse
 import pluggy
 
 from gateway.call import Attempt, Call, ModelInfo, Principal, ResponseFilter, Route
-from plugins.routing import _models  # noqa: F401  (puts model_aliases on the shared metadata)
-from plugins.routing import _commands, _translate
+from plugins.routing import (
+    _commands,
+    _models,  # noqa: F401  (puts model_aliases on the shared metadata)
+    _translate,
+)
 from plugins.routing._state import KEY, RoutingState
 
 hookimpl = pluggy.HookimplMarker("llm_gateway")

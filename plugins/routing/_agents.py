@@ -22,9 +22,10 @@ subagent shares it. Models must be catalog entries (`models:`) or `ollama/<name>
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from gateway.config import ModelConfig
 from gateway.errors import ConfigError

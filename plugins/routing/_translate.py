@@ -12,8 +12,9 @@ Routes that need it:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
 from gateway.call import ApiFormat, Attempt, Call, Endpoint, ResponseFilter, SSEEvent, Usage
 from gateway.errors import BadRequest
@@ -21,7 +22,7 @@ from gateway.providers import upstream_path
 from plugins.routing._chat_to_responses import ChatToResponsesStream, completion_to_response
 from plugins.routing._request_to_anthropic import to_anthropic
 from plugins.routing._request_to_openai import target_name, to_openai
-from plugins.routing._responses_to_chat import tool_map, to_chat
+from plugins.routing._responses_to_chat import to_chat, tool_map
 from plugins.routing._stream_to_anthropic import OpenAIToAnthropicStream
 from plugins.routing._stream_to_openai import AnthropicToOpenAIStream
 from plugins.routing._translate_response import completion_to_message, message_to_completion

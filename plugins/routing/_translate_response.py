@@ -6,8 +6,14 @@ import json
 import time
 from typing import Any
 
-from plugins.routing._wire import (anthropic_usage, finish_reason, openai_usage, stop_reason,
-                                   usage_from_anthropic, usage_from_openai)
+from plugins.routing._wire import (
+    anthropic_usage,
+    finish_reason,
+    openai_usage,
+    stop_reason,
+    usage_from_anthropic,
+    usage_from_openai,
+)
 
 
 def message_to_completion(message: dict[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,15 @@ from pathlib import Path
 from plugins.routing._agents import MODES, AgentsConfig, Effective
 from plugins.routing._agents import overview as agent_overview
 from plugins.routing._aliases import Resolution, delete_alias, list_aliases, set_alias
-from plugins.routing._config_writer import (delete_agent, delete_role, set_agent, set_override,
-                                            set_role, set_role_model, validate_text)
+from plugins.routing._config_writer import (
+    delete_agent,
+    delete_role,
+    set_agent,
+    set_override,
+    set_role,
+    set_role_model,
+    validate_text,
+)
 
 
 def load_agents(path: Path) -> AgentsConfig:

@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, update
@@ -32,7 +32,7 @@ RULES = ("email", "payment_card", "aws_access_key", "phone", "iban", "openai_key
 
 
 def more_dlp_events(url: str, ids: dict[str, int]) -> None:
-    rnd, now = random.Random(3), datetime.now(timezone.utc)
+    rnd, now = random.Random(3), datetime.now(UTC)
     rows = []
     for i in range(14):
         app = i % 3 == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -131,7 +131,7 @@ def _routing(session, settings: Settings) -> None:
 def _calls(conn, ids: dict[str, int], count: int) -> int:
     """Calls over the last six days, twelve in the last hour; written with their rollups."""
     rnd = random.Random(7)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     owners = [(ids["dev@acme.test"], ids["acme"], None, "sk-gw-devlaptp", "laptop"),
               (ids["eve@globex.test"], ids["globex"], None, "sk-gw-eveeveev", "eve-key"),
               (None, ids["acme"], ids["bot"], "sk-gw-botbotbo", "prod"),
@@ -159,7 +159,7 @@ def _calls(conn, ids: dict[str, int], count: int) -> int:
 
 
 def _reports_and_events(conn, ids: dict[str, int]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     conn.execute(insert(ErrorReport.__table__), [
         {"created_at": now - timedelta(minutes=5), "source": "provider", "type": "upstream_error",
          "model": "openai/gpt-4o", "error": "HTTP 503 from openai <overloaded>", "agent": None,

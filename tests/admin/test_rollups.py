@@ -3,7 +3,7 @@ rows (day rows for whole days)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -31,7 +31,7 @@ def same(a, b):
 @pytest.mark.parametrize("days", [1, 3, 7, 30])
 @pytest.mark.parametrize("org", [None, "acme"])
 def test_same_figures_as_the_metering_queries(seeded_site, days, org):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start, org_id = now - timedelta(days=days), seeded_site.ids.get(org)
     with seeded_site.session() as session:
         args = (session, start, now, now)
@@ -64,7 +64,7 @@ class CountingCache(rollups.DayCache):
 
 
 def test_day_cache_reuses_whole_past_days_only(seeded_site):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now - timedelta(days=5)
     cache = CountingCache()
     with seeded_site.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -16,7 +16,7 @@ from admin_web.export_jobs import RecordCounter
 from admin_web.periods import parse_period
 from admin_web.views.dashboard import per_minute, top_series
 
-NOW = datetime(2025, 3, 10, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)
 
 
 def test_presets_and_custom_periods():
@@ -24,8 +24,8 @@ def test_presets_and_custom_periods():
     week = parse_period({"period": "7d"}, NOW)
     assert (week.start, week.end, week.label) == (NOW - timedelta(days=7), NOW, "Last 7 days")
     custom = parse_period({"period": "custom", "start": "2025-03-01", "end": "2025-03-02"}, NOW)
-    assert custom.start == datetime(2025, 3, 1, tzinfo=timezone.utc)
-    assert custom.end == datetime(2025, 3, 3, tzinfo=timezone.utc)  # the end day is included
+    assert custom.start == datetime(2025, 3, 1, tzinfo=UTC)
+    assert custom.end == datetime(2025, 3, 3, tzinfo=UTC)  # the end day is included
     assert custom.query() == {"period": "custom", "start": "2025-03-01", "end": "2025-03-02"}
     today = parse_period({"period": "custom", "start": "2025-03-10", "end": "2025-03-10"}, NOW)
     assert today.end == NOW  # never in the future
@@ -85,7 +85,7 @@ def test_formats(fn, value, text):
 
 
 def test_keyset_cursor_round_trip():
-    row = SimpleNamespace(created_at=datetime(2025, 1, 2, 3, 4, 5, 678901, timezone.utc), id=42)
+    row = SimpleNamespace(created_at=datetime(2025, 1, 2, 3, 4, 5, 678901, UTC), id=42)
     assert keyset.decode(keyset.encode(row)) == (row.created_at, 42)
     for bad in (None, "", "nonsense", "20250101~x", "x~1"):
         assert keyset.decode(bad) is None
@@ -107,13 +107,13 @@ def test_rollup_ranges_use_day_rows_for_whole_days():
 
     day = timedelta(days=1)
     def at(d: int, h: int = 0, m: int = 0) -> datetime:
-        return datetime(2025, 3, d, h, m, tzinfo=timezone.utc)
+        return datetime(2025, 3, d, h, m, tzinfo=UTC)
 
     assert ranges(at(3, 7, 30), at(9, 12, 5), NOW) == [
         ("hour", at(3, 7), at(4)), ("day", at(4), at(9)), ("hour", at(9), at(9, 12, 5))]
     # No whole day inside: hour rows, from the hour the range starts in (as the plugin reads).
     assert ranges(NOW - day, NOW, NOW) == [("hour", NOW - day - timedelta(minutes=30), NOW)]
-    midnight = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    midnight = datetime(2025, 3, 1, tzinfo=UTC)
     assert ranges(midnight, midnight + 2 * day, NOW) == [("day", midnight, midnight + 2 * day)]
     old = NOW - timedelta(days=200, hours=5)  # hour rows are pruned after 100 days
     assert ranges(old, NOW, NOW)[0] == ("day", old.replace(hour=0, minute=0), NOW.replace(

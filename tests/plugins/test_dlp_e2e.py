@@ -9,9 +9,21 @@ import json
 import pytest
 
 import plugins.routing
-from tests.plugins.dlp_support import (CARD, EMAIL, IBAN, PEM, PHONE, PROMPT, SECRET,
-                                       assert_no_leak, assert_placeholders_only,
-                                       capture_all_logs, protect_org, provider_saw, state)
+from tests.plugins.dlp_support import (
+    CARD,
+    EMAIL,
+    IBAN,
+    PEM,
+    PHONE,
+    PROMPT,
+    SECRET,
+    assert_no_leak,
+    assert_placeholders_only,
+    capture_all_logs,
+    protect_org,
+    provider_saw,
+    state,
+)
 
 TOOL = {"type": "function", "function": {"name": "lookup", "description": f"ask {PHONE} first",
         "parameters": {"type": "object", "properties": {

@@ -15,8 +15,15 @@ from plugins.dlp._invisible import format_chars, strip, visible
 from plugins.dlp._placeholders import Placeholders, Redactor, value_hash
 from plugins.dlp._request import collect, redact_slots
 from plugins.dlp._scanner import DEFAULT_RULES, Scanner
-from tests.plugins.dlp_support import (CLIENT_LOGGERS, assert_no_leak, capture_all_logs,
-                                       dump_database, protect_org, provider_saw, state)
+from tests.plugins.dlp_support import (
+    CLIENT_LOGGERS,
+    assert_no_leak,
+    capture_all_logs,
+    dump_database,
+    protect_org,
+    provider_saw,
+    state,
+)
 
 KEY = b"k" * 32
 INVISIBLE = {"zero-width space": "\u200b", "zero-width non-joiner": "\u200c",

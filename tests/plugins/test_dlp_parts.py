@@ -10,8 +10,14 @@ from gateway.call import Endpoint
 from plugins.dlp._placeholders import Placeholders, Redactor, splice
 from plugins.dlp._request import collect, redact_slots
 from plugins.dlp._scanner import DEFAULT_RULES, Scanner
-from tests.plugins.dlp_support import (CARD, EMAIL, assert_no_leak, assert_placeholders_only,
-                                       capture_all_logs, protect_org)
+from tests.plugins.dlp_support import (
+    CARD,
+    EMAIL,
+    assert_no_leak,
+    assert_placeholders_only,
+    capture_all_logs,
+    protect_org,
+)
 
 HEAD, _, TAIL = EMAIL.partition("@")  # "zq.canary.jane" | "dlp-test.example", as in issue 11
 HEAD += "@"

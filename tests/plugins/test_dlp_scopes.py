@@ -3,6 +3,7 @@ bypass, fail-closed refusals, audit events and counters, the cache marker, start
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import anthropic
@@ -15,9 +16,17 @@ from plugins.dlp import admin_api as _admin
 from plugins.dlp._scanner import DETECTOR_VERSION
 from plugins.dlp._state import ScanRefused
 from tests.gateway_fixtures import ROOT
-from tests.plugins.dlp_support import (EMAIL, PHONE, PROMPT, assert_no_leak,
-                                       assert_placeholders_only, capture_all_logs, protect_org,
-                                       provider_saw, state)
+from tests.plugins.dlp_support import (
+    EMAIL,
+    PHONE,
+    PROMPT,
+    assert_no_leak,
+    assert_placeholders_only,
+    capture_all_logs,
+    protect_org,
+    provider_saw,
+    state,
+)
 
 hookimpl = pluggy.HookimplMarker("llm_gateway")
 
@@ -191,7 +200,7 @@ def test_gateway_startup_loads_and_gateway_shutdown_flushes(gateway_factory):
 
 
 def events_row() -> dict:
-    from datetime import datetime, timezone
-    return {"created_at": datetime.now(timezone.utc), "kind": "redaction", "scope_kind": "org",
+    from datetime import datetime
+    return {"created_at": datetime.now(UTC), "kind": "redaction", "scope_kind": "org",
             "scope_id": 1, "scope_slug": "acme", "org_id": 1, "rule": "email", "match_count": 1,
             "request_size": 10, "request_id": "req_x", "key_prefix": None, "value_hashes": []}

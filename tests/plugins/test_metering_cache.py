@@ -4,7 +4,7 @@ organizations or users, hits metered at zero provider cost and counted for the h
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from gateway import admin_ops
 from plugins.metering import _admin, _queries
@@ -56,7 +56,7 @@ def test_gateway_cache_lookup_and_store_deterministic_hits_are_free_and_counted(
     hits = [r for r in rows if r.cache_hit]
     assert len(hits) == 2 and all(r.cost_usd == 0 and r.input_tokens > 0 for r in hits)
     assert all(r.cost_usd > 0 for r in rows if not r.cache_hit)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with gateway.ctx.sessions() as s:
         totals = _queries.period_totals(s, now - timedelta(hours=1), now + timedelta(minutes=1), now)
     assert totals["cache_hits"] == 2 and totals["cache_hit_rate"] == 2 / 6
@@ -99,7 +99,7 @@ def test_entries_are_shared_through_the_database_and_expire(gateway):
     assert chat(gateway, key=gateway.app_key).headers["x-gateway-cache"] == "hit"
     assert chat(gateway).headers["x-gateway-cache"] == "miss"  # the user's org did not opt in
     metering.cache._l1.clear()
-    metering.clock = lambda: datetime.now(timezone.utc) + timedelta(seconds=601)
+    metering.clock = lambda: datetime.now(UTC) + timedelta(seconds=601)
     assert chat(gateway, key=gateway.app_key).headers["x-gateway-cache"] == "miss"  # expired
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,12 +77,12 @@ def test_rollover_with_the_clock_moved_across_a_month(gateway):
     gateway.admin(_admin.set_org_cap, "acme", "0.001", True)
     gateway.ctx.poll_once()
     metering = state(gateway)
-    metering.clock = lambda: datetime(2031, 1, 31, 23, 59, tzinfo=timezone.utc)
+    metering.clock = lambda: datetime(2031, 1, 31, 23, 59, tzinfo=UTC)
     client = gateway.openai()
     small = client.chat.completions.create(model="openai/gpt-4o", max_tokens=10,
                                            messages=[{"role": "user", "content": "hi"}])
     assert small.choices[0].message.content == "echo: hi"
-    metering.clock = lambda: datetime(2031, 2, 1, 0, 1, tzinfo=timezone.utc)
+    metering.clock = lambda: datetime(2031, 2, 1, 0, 1, tzinfo=UTC)
     metering.flush()
     # Worst case ≈ 150 output tokens × $10/M = $0.0015: over one month's $0.001.
     big = dict(model="openai/gpt-4o", max_tokens=150, messages=[{"role": "user", "content": "hello"}])

@@ -3,19 +3,19 @@ the clock passed in so period boundaries are crossed on purpose."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from gateway.call import Usage
+from gateway.config import ModelEntry
 from gateway.errors import PaymentRequired
 from plugins.metering import _ledger
 from plugins.metering._caps import CapRule, carry_in, month_period, period_of, week_period
 from plugins.metering._cost import cost_of, worst_case
-from gateway.call import Usage
-from gateway.config import ModelEntry
 
-UTC = timezone.utc
+UTC = UTC
 D = Decimal
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -53,7 +53,7 @@ def test_rollups_answer_every_dashboard_question(gateway):
     with pytest.raises(openai.APIStatusError):
         client.chat.completions.create(model="openai/mock-fail-500", messages=msg)
     rows = logs(gateway, 4)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with gateway.ctx.sessions() as s:
         live = _queries.live_last_hour(s, now)
         totals = _queries.period_totals(s, now - timedelta(hours=24), now + timedelta(minutes=1), now)

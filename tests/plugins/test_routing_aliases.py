@@ -15,8 +15,7 @@ from gateway import admin_ops, testing
 from gateway.cli import build_parser
 from gateway.config import load_config
 from gateway.pluginmanager import make_plugin_manager
-from plugins.routing._aliases import (AliasLoop, AliasTable, delete_alias, follow, list_aliases,
-                                      set_alias)
+from plugins.routing._aliases import AliasLoop, AliasTable, delete_alias, follow, list_aliases, set_alias
 from plugins.routing._models import ModelAlias
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,13 +7,12 @@ import json
 
 import pytest
 
+from gateway.call import SSEEvent, Usage
 from gateway.errors import BadRequest
-from plugins.routing._chat_to_responses import (ChatToResponsesStream, completion_to_response,
-                                                responses_usage)
+from plugins.routing._chat_to_responses import ChatToResponsesStream, completion_to_response, responses_usage
 from plugins.routing._request_to_anthropic import to_anthropic
 from plugins.routing._request_to_openai import to_openai
-from plugins.routing._responses_to_chat import tool_map, to_chat
-from gateway.call import SSEEvent, Usage
+from plugins.routing._responses_to_chat import to_chat, tool_map
 
 USER = [{"role": "user", "content": "hi"}]
 
