@@ -1,5 +1,8 @@
-"""Gateway Logs: one row per call, newest first, with filters (user, model, status, time range)
-and keyset pagination, so a page costs an index seek even on millions of rows."""
+"""Gateway Logs: one row per call, newest first, with filters (who, model, path, request id,
+status, time range) and keyset pagination, so a page costs an index seek even on millions of rows.
+
+Text filters match a case-insensitive substring, in SQL (`LIKE` with `%`, `_` and the escape
+character escaped, so a typed `_` is a literal on SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
 
@@ -17,15 +20,13 @@ from admin_web.db import get_db
 from gateway.db.models import App, RequestLog, User
 
 bp = Blueprint("logs", __name__, url_prefix="/logs")
-FILTERS = ("user", "model", "status", "since", "until")
+FILTERS = ("user", "model", "path", "request", "status", "since", "until")
 STATUSES = {"": "Any status", "ok": "Success (< 400)", "error": "Errors (≥ 400)"}
 
 
 @dataclass(frozen=True)
 class Filters:
     values: dict[str, str]
-    user_id: int | None = None
-    unknown_user: bool = False
     errors: tuple[str, ...] = ()
 
     def query(self) -> dict[str, str]:
@@ -47,17 +48,8 @@ def parse_time(text: str, what: str, errors: list[str]) -> datetime | None:
 def parse_filters(args: Mapping[str, str]) -> tuple[Filters, list[Any]]:
     """The filters as shown back in the form, and the SQL conditions they make."""
     values = {name: (args.get(name) or "").strip()[:200] for name in FILTERS}
-    conds: list[Any] = []
+    conds = text_conditions(values)
     errors: list[str] = []
-    user_id, unknown = None, False
-    if values["user"]:
-        user = get_db().scalar(select(User).where(User.email == values["user"].lower()))
-        unknown = user is None
-        user_id = user.id if user else -1
-        conds.append(RequestLog.user_id == user_id)
-    if values["model"]:
-        conds.append(or_(RequestLog.requested_model == values["model"],
-                         RequestLog.actual_model == values["model"]))
     status = values["status"]
     if status == "ok":
         conds.append(RequestLog.status < 400)
@@ -75,7 +67,34 @@ def parse_filters(args: Mapping[str, str]) -> tuple[Filters, list[Any]]:
         conds.append(RequestLog.created_at < until)
     if org_scope() is not None:
         conds.append(RequestLog.org_id == org_scope())
-    return Filters(values, user_id, unknown, tuple(errors)), conds
+    return Filters(values, tuple(errors)), conds
+
+
+def contains(column: Any, text: str) -> Any:
+    # autoescape: a typed % or _ is matched literally, not as a wildcard.
+    return column.icontains(text, autoescape=True)
+
+
+def text_conditions(values: Mapping[str, str]) -> list[Any]:
+    conds: list[Any] = []
+    if values["user"]:
+        conds.append(who_matches(values["user"]))
+    if values["model"]:
+        conds.append(or_(contains(RequestLog.requested_model, values["model"]),
+                         contains(RequestLog.actual_model, values["model"])))
+    if values["path"]:
+        conds.append(contains(RequestLog.endpoint, values["path"]))
+    if values["request"]:
+        conds.append(contains(RequestLog.request_id, values["request"]))
+    return conds
+
+
+def who_matches(text: str) -> Any:
+    """The user (email or name), the app (slug or name) or the key (prefix or name) of a call."""
+    users = select(User.id).where(or_(contains(User.email, text), contains(User.name, text)))
+    apps = select(App.id).where(or_(contains(App.slug, text), contains(App.name, text)))
+    return or_(RequestLog.user_id.in_(users), RequestLog.app_id.in_(apps),
+               contains(RequestLog.key_prefix, text), contains(RequestLog.key_name, text))
 
 
 @bp.get("/")

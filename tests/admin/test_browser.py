@@ -13,14 +13,19 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from werkzeug.serving import make_server
 
 from admin_web import create_app
 from admin_web.db import database
 from gateway import admin_ops
+from gateway.db.models import RequestLog
+from tests.admin.conftest import Site
 from tests.admin.seed import PASSWORD, write_config
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -183,3 +188,64 @@ def test_admin_walkthrough_in_a_browser(stack, page):
     expect(page.locator("h1")).to_have_text("Data Loss Prevention")
     snap(page, "dlp")
     assert page.console_errors == []  # includes CSP violations, which Chromium logs as errors
+
+
+LONG_MODEL = "openrouter/anthropic/claude-3-7-sonnet-20250219-thinking-extended-preview"
+LONG_PATH = "/v1/organizations/acme-research-division/projects/long-running-agent/responses"
+
+
+def serve_site(app) -> tuple[object, threading.Thread, str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="admin", daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.port}"
+
+
+def add_long_rows(site: Site, count: int = 5) -> None:
+    """Calls with the longest names a real deployment shows (routed provider paths, agents)."""
+    now = datetime.now(UTC)
+    rows = [{"request_id": f"req-long-{i}-0123456789abcdef0123456789abcdef", "created_at": now,
+             "key_prefix": "sk-gw-longkeyx", "key_name": "a-very-descriptive-key-name-for-ci",
+             "user_id": site.ids["dev@acme.test"], "org_id": site.ids["acme"],
+             "endpoint": LONG_PATH, "requested_model": LONG_MODEL, "actual_model": LONG_MODEL,
+             "provider": "openrouter", "agent_id": "planner/researcher-with-long-id",
+             "cost_mode": "heavy", "status": 503, "provider_status": 529,
+             "error_type": "upstream_overloaded_error", "input_tokens": 123456,
+             "output_tokens": 65432, "cost_usd": Decimal("12.3456"), "latency_ms": 1234,
+             "fallback_attempts": 2, "cache_hit": True} for i in range(count)]
+    with site.session() as session:
+        session.execute(insert(RequestLog.__table__), rows)
+        session.commit()
+
+
+def test_logs_status_and_cost_fit_a_1440_screen(site, page):
+    """At 1440×900 the Status and Cost columns are on screen without scrolling sideways, with
+    long model names and paths in the rows."""
+    add_long_rows(site)
+    server, thread, base = serve_site(site.app)
+    try:
+        page.goto(base + "/login")
+        page.fill("#email", "root@example.com")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(base + "/logs/")
+        sync_api.expect(page.locator("tbody")).to_contain_text(LONG_MODEL)
+        snap(page, "logs")
+        width = page.viewport_size["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        for header in ("Status", "Cost"):
+            cells = [page.locator("table.logs thead th", has_text=header)]
+            cells += page.locator(f"table.logs tbody td:nth-child({_column(page, header)})").all()
+            for cell in cells[:6]:
+                box = cell.bounding_box()
+                assert box is not None and box["x"] >= 0, header
+                assert box["x"] + box["width"] <= width, (header, box)
+        assert page.console_errors == []
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def _column(page, header: str) -> int:
+    names = [t.strip().lower() for t in page.locator("table.logs thead th").all_inner_texts()]
+    return names.index(header.lower()) + 1
