@@ -52,22 +52,30 @@ def recent_events(session: Session, *, kind: str | None = None,
 
 
 def visible_scopes(session: Session, dlp: Any) -> list[dict[str, Any]]:
-    """Every protected scope or scope with events that this admin may see, with its rule count."""
-    app_orgs = dict(session.execute(select(App.id, App.org_id)).all())
-    names = {("org", i): n for i, n in session.execute(select(Organization.id, Organization.name))}
-    names.update({("app", i): n for i, n in session.execute(select(App.id, App.name))})
-    rows = []
-    for scope in dlp.last_activity(session):
-        kind, sid = scope["scope_kind"], scope["scope_id"]
-        owner = sid if kind == "org" else app_orgs.get(sid)
-        if not is_super() and owner != org_scope():
-            continue
-        if scope["scope_slug"] is None or (kind, sid) not in names:
-            continue  # deleted since: its events stay in the audit trail below
-        rules = dlp.list_rules(session, **{kind: scope["scope_slug"]})
-        rows.append(dict(scope, name=names[(kind, sid)],
-                         rules_enabled=sum(r["enabled"] for r in rules), rules_total=len(rules)))
-    return rows
+    """Every organization and app this admin may see, protected or not (an app's keys follow
+    the app's own switch, never its organization's), with its rule count and newest event."""
+    latest = {(s["scope_kind"], s["scope_id"]): s["last_event_at"]
+              for s in dlp.last_activity(session)}
+    orgs = select(Organization).order_by(Organization.name)
+    apps = select(App).order_by(App.name)
+    if org_scope() is not None:
+        orgs = orgs.where(Organization.id == org_scope())
+        apps = apps.where(App.org_id == org_scope())
+    org_rows = list(session.scalars(orgs))
+    org_names = {o.id: o.name for o in org_rows}  # the visible apps belong to these
+    scopes = [("org", o, None) for o in org_rows]
+    scopes += [("app", a, org_names.get(a.org_id)) for a in session.scalars(apps)]
+    return [_scope_row(session, dlp, kind, row, owner, latest.get((kind, row.id)))
+            for kind, row, owner in scopes]
+
+
+def _scope_row(session: Session, dlp: Any, kind: str, row: Organization | App,
+               owner: str | None, last_event_at: datetime | None) -> dict[str, Any]:
+    rules = dlp.list_rules(session, **{kind: row.slug})
+    return {"scope_kind": kind, "scope_id": row.id, "scope_slug": row.slug, "name": row.name,
+            "org_name": owner, "protected": bool(row.dlp_enabled),
+            "last_event_at": last_event_at, "rules_total": len(rules),
+            "rules_enabled": sum(r["enabled"] for r in rules)}
 
 
 @bp.get("/")
