@@ -87,7 +87,6 @@ class GatewayAddon:
         call.intercepted = bool(flow.metadata.get(INTERCEPTED))
         flow.metadata[CALL] = call
         flow.metadata[ADDON] = self
-        call.scratch["gw.hooks"] = self.hooks
         try:
             await self.pipeline.begin(call, req.get_content(strict=False) or b"")
             attempt = self.pipeline.next_attempt(call)
@@ -151,7 +150,7 @@ class GatewayAddon:
             fmt = format_for_path(flow.request.path)
             flow.response = _json_response(error.status, error_body(fmt, error), error.headers)
             return
-        call.scratch["gw.error"] = error
+        call.error = error
         call.status = error.status  # what the client gets (a provider's own status stays on
         #                             its attempt, and is logged as provider_status)
         headers = {**outcome.error_headers(call, self.hooks), **error.headers}
@@ -178,7 +177,7 @@ class GatewayAddon:
                 call.api_format, exc if isinstance(exc, GatewayError) else InternalError(
                     f"internal gateway error (request id {call.request_id})")),
                                 ndjson="ndjson" in ctype)
-            if call.scratch.get("cache.store") and not call.cache_hit:
+            if call.store_answer and not call.cache_hit:
                 relay.capture = bytearray()
             flow.metadata[RELAY] = relay
             resp.stream = relay
@@ -189,8 +188,8 @@ class GatewayAddon:
         call: Call | None = flow.metadata.get(CALL)
         if call is None:
             return
-        if "gw.error" in call.scratch:  # refused earlier: mitmproxy may have read a body into it
-            self.refuse(flow, call.scratch["gw.error"])
+        if call.error is not None:  # refused earlier: mitmproxy may have read a body into it
+            self.refuse(flow, call.error)
             return
         if flow.metadata.get(LOCAL):
             return
@@ -232,7 +231,7 @@ class GatewayAddon:
                 resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         _set_headers(resp, outcome.gateway_headers(call, self.hooks))
         resp.headers["content-length"] = str(len(resp.raw_content or b""))
-        if call.scratch.get("cache.store") and not call.cache_hit and len(raw) <= CACHE_LIMIT:
+        if call.store_answer and not call.cache_hit and len(raw) <= CACHE_LIMIT:
             self._store(call, resp, raw)
         outcome.finish(call, self.hooks)
 
@@ -260,8 +259,8 @@ class GatewayAddon:
             relay.abort()
             outcome.finish(call, self.hooks, UpstreamError(f"stream from provider interrupted: {message}"))
             return
-        error = call.scratch.get("gw.error") or upstream_failure(call, message)
-        call.scratch["gw.error"] = error
+        error = call.error or upstream_failure(call, message)
+        call.error = error
         outcome.finish(call, self.hooks, error)
 
 def upstream_failure(call: Call, message: str) -> GatewayError:

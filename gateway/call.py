@@ -2,7 +2,8 @@
 
 A `Call` is one client request from the moment it is parsed until its answer is finished. Plugins
 talk to each other only through it: routing fills `route`, fallback fills `candidates`, DLP rewrites
-`body`, metering reads `usage`. Per-plugin scratch data goes into `call.scratch[<plugin name>]`.
+`body`, metering reads `usage`. Facts one plugin leaves for another are typed fields here; a
+plugin's own state between its hooks goes into `call.stash` under a `gateway.stash.StashKey`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from gateway.stash import Stash
+
+if TYPE_CHECKING:
+    from gateway.errors import GatewayError
+    from gateway.host import PluginHost
 
 
 class ApiFormat(str, enum.Enum):
@@ -206,10 +213,16 @@ class Call:
     first_byte: float | None = None
     ended: float | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
-    scratch: dict[str, Any] = field(default_factory=dict)
-    ctx: Any = field(default=None, repr=False)  # the GatewayContext of the process serving it
+    stash: Stash = field(default_factory=Stash, repr=False)  # each plugin's own typed slots
+    ctx: PluginHost | None = field(default=None, repr=False)  # the process serving it
     path: str = ""  # the path the client called, for `Endpoint.UNKNOWN` (cleaned, bounded)
     intercepted: bool = False  # came through the HTTPS_PROXY interception listener
+    # Facts plugins leave for each other and for the core:
+    dlp_scope: str = "off"  # DLP: "off", "bypass" or the marker of the scope that applied
+    store_answer: bool = False  # a cache wants the answer (`gateway_cache_store` will run)
+    provider_usage: Usage | None = None  # a translator saw the provider's own usage figures
+    provider_usage_missing: bool = False  # … or saw that the provider reported none
+    error: GatewayError | None = None  # core: the error this call is being answered with
 
     @property
     def api_format(self) -> ApiFormat:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pluggy
-
 from gateway.call import Call, Endpoint, ModelInfo, Principal, Provider, Route
 from gateway.errors import BadRequest, NotFound
+from gateway.markers import hookimpl
 
 if TYPE_CHECKING:
     from gateway.context import GatewayContext
 
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 
 # A bare name the catalog does not list goes to the provider of the API the client speaks.
 _NATIVE_PROVIDER = {Endpoint.MESSAGES: "anthropic", Endpoint.COUNT_TOKENS: "anthropic",

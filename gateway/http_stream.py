@@ -92,7 +92,7 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
                 yield from self._gw_end_stream_with_error(call, error)
             return
         if call is not None:
-            call.scratch["gw.error"] = error
+            call.error = error
         yield from self._gw_send_json_error(ResponseProtocolError(self.stream_id, "internal", 500))
         if self.server_state not in (self.state_done, self.state_errored):
             yield SendHttp(RequestProtocolError(self.stream_id, "gateway failure"),
@@ -119,15 +119,15 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
             reply = yield cmd
 
     def _gw_send_json_error(self, event: ResponseProtocolError):
-        call, _ = self._gw()
-        error = call.scratch.get("gw.error") if call else None
+        call, addon = self._gw()
+        error = call.error if call else None
         if error is None:
             error = _error_for(event)
         if call is not None:
             call.status = error.status  # the status this client gets
             body = outcome.error_response_body(call, error)
-            headers = {**outcome.error_headers(call, call.scratch["gw.hooks"]), **error.headers}
-            outcome.finish(call, call.scratch["gw.hooks"], error)
+            headers = {**outcome.error_headers(call, addon.hooks), **error.headers}
+            outcome.finish(call, addon.hooks, error)
         else:
             path = self.flow.request.path if getattr(self, "flow", None) else "/"
             body = error_body(format_for_path(path), error)
@@ -187,12 +187,12 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
                 return False
             addon.apply_attempt(self.flow, addon.pipeline.next_attempt(call))
         except GatewayError as exc:
-            call.scratch["gw.error"] = exc
+            call.error = exc
             return False
         except Exception:  # a plugin's retry or prepare_attempt hook failed: give up, closed
             log.exception("gateway failure choosing the next attempt request_id=%s",
                           call.request_id, extra={"request_id": call.request_id})
-            call.scratch["gw.error"] = InternalError(
+            call.error = InternalError(
                 f"internal gateway error (request id {call.request_id})")
             return False
         self.flow.response = None

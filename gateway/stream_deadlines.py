@@ -84,10 +84,11 @@ class DeadlinesMixin:
             failure = Failure("timeout", f"no answer within {settings.first_byte_timeout:g}s")
             if (yield from self._gw_try_next(call, failure)):
                 return
-            call.scratch.setdefault("gw.error", UpstreamError(
-                f"provider {call.attempt.provider.name} sent no answer within "
-                f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}",
-                status=504))
+            if call.error is None:
+                call.error = UpstreamError(
+                    f"provider {call.attempt.provider.name} sent no answer within "
+                    f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}",
+                    status=504)
             yield from self._gw_give_up("first-byte timeout")
         elif event.command is self._gw_waiting and self.server_state == self.state_stream_response_body:
             idle = time.monotonic() - self._gw_last_data
@@ -117,7 +118,7 @@ class DeadlinesMixin:
         tail += sse_error(call.api_format, error)
         yield SendHttp(ResponseData(self.stream_id, tail), self.context.client)
         yield SendHttp(ResponseEndOfMessage(self.stream_id), self.context.client)
-        outcome.finish(call, call.scratch["gw.hooks"], error)
+        outcome.finish(call, self.flow.metadata[ADDON].hooks, error)
         self.flow.error = mflow.Error(error.message)
         yield HttpErrorHook(self.flow)
         self.client_state = self.server_state = self.state_errored

@@ -274,7 +274,7 @@ class DictCache:
     def gateway_cache_lookup(self, call, attempt):
         hit = self.store.get(self.key(call, attempt))
         if hit is None:
-            call.scratch["cache.store"] = True
+            call.store_answer = True
         return hit
 
     @hookimpl

@@ -3,25 +3,24 @@
 
 Protected calls get placeholders such as `[EMAIL_1]` in place of each value; the provider reasons
 about them by reference and the client gets the original values back. Raw values never leave the
-process and are never stored (events keep keyed hashes). `call.scratch["dlp.scope"]` tells the
+process and are never stored (events keep keyed hashes). `call.dlp_scope` tells the
 response cache which view of the request it keys on: "off", "bypass" or "<org|app>:<id>:<rules>".
 """
 
 from __future__ import annotations
 
 import argparse
-
-import pluggy
+from collections.abc import Generator
 
 from gateway.call import Attempt, Call, Endpoint, ResponseFilter
+from gateway.pluginmanager import hookimpl
 from plugins.dlp import (
     _models,  # noqa: F401  (registers the tables on the metadata)
     _ruleset,
 )
 from plugins.dlp._restore import RestoreFilter
-from plugins.dlp._state import PLACEHOLDERS_KEY, DlpState
+from plugins.dlp._state import PLACEHOLDERS, DlpState
 
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 NAME = "dlp"
 NO_TEXT_ANSWERS = (Endpoint.EMBEDDINGS, Endpoint.COUNT_TOKENS)  # vectors, counts: nothing to restore
 
@@ -50,16 +49,19 @@ def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
     register(subparsers)
 
 
-@hookimpl(tryfirst=True)  # before any other transform sees the body
-def gateway_transform_request(call: Call) -> None:
+@hookimpl(wrapper=True, tryfirst=True)
+def gateway_transform_request(call: Call) -> Generator[None, list[object], list[object]]:
+    """Redact before every other implementation runs: a wrapper's first half runs ahead of all
+    plain implementations (`tryfirst` ones included), so no plugin sees the client's raw text."""
     state: DlpState | None = call.ctx.extensions.get(NAME) if call.ctx is not None else None
     if state is not None:
         state.transform(call)
+    return (yield)  # the other implementations' results, unchanged
 
 
 @hookimpl
 def gateway_response_filter(call: Call, attempt: Attempt) -> ResponseFilter | None:
-    placeholders = call.scratch.get(PLACEHOLDERS_KEY)
+    placeholders = call.stash.get(PLACEHOLDERS)
     if not placeholders or call.endpoint in NO_TEXT_ANSWERS:
         return None
     return RestoreFilter(placeholders)

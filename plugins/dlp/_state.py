@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.call import Call
 from gateway.errors import GatewayError
+from gateway.stash import StashKey
 from plugins.dlp._events import EventWriter
 from plugins.dlp._placeholders import Placeholders, Redactor, derive_hash_key
 from plugins.dlp._request import Slots, collect, redact_slots
@@ -22,8 +23,7 @@ DEFAULT_BUDGET_MS = 200.0
 # Texts larger than this are refused before scanning: one regex pass over them alone would block
 # the event loop for a good part of the budget (about 5 MB/s per rule on this kind of machine).
 DEFAULT_MAX_SCAN_CHARS = 2_000_000
-SCOPE_KEY = "dlp.scope"  # the response cache's marker: "off", "bypass" or Scope.marker
-PLACEHOLDERS_KEY = "dlp.placeholders"
+PLACEHOLDERS = StashKey[Placeholders]()  # what this call's answer must have put back
 BYPASS_HEADER = "x-dlp-bypass"
 
 
@@ -77,21 +77,21 @@ class DlpState:
         snapshot = self.snapshot
         scope = snapshot.scope_for(call.principal)
         if scope is None:
-            call.scratch[SCOPE_KEY] = "off"
+            call.dlp_scope = "off"
             return
         if str(call.headers.get(BYPASS_HEADER, "")).strip().lower() in ("1", "true"):
             if snapshot.may_bypass(call.principal):
-                call.scratch[SCOPE_KEY] = "bypass"
+                call.dlp_scope = "bypass"
                 self.writer.put([self._event(call, scope, "bypass")])
                 log.info("dlp bypass request_id=%s scope=%s:%s key=%s", call.request_id,
                          scope.kind, scope.slug, call.principal.key_prefix)
                 return
             # Without the grant the header changes nothing, but the attempt is on record.
             self.writer.put([self._event(call, scope, "bypass_denied")])
-        call.scratch[SCOPE_KEY] = scope.marker
+        call.dlp_scope = scope.marker
         placeholders, redactor = self._redact(call, scope)
         if placeholders:
-            call.scratch[PLACEHOLDERS_KEY] = placeholders
+            call.stash[PLACEHOLDERS] = placeholders
             self.writer.put([self._event(call, scope, "redaction", rule, count,
                                          sorted(redactor.hashes[rule]))
                              for rule, count in sorted(redactor.counts.items())])

@@ -13,16 +13,13 @@ read in-memory snapshots.
 
 from __future__ import annotations
 
-import pluggy
-
 from gateway.call import Route
+from gateway.pluginmanager import hookimpl
 from plugins.fallback import (
     _calls,
     _models,  # noqa: F401  (registers the tables on the metadata)
 )
 from plugins.fallback._state import KEY, FallbackState
-
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 
 
 def _state(ctx) -> FallbackState | None:
@@ -89,7 +86,7 @@ def gateway_retry(call, attempt, failure):
 
 @hookimpl
 def gateway_response_headers(call):
-    strategy = call.scratch.get(_calls.STRATEGY)
+    strategy = call.stash.get(_calls.STRATEGY)
     return {"x-gateway-strategy": strategy} if strategy else None
 
 

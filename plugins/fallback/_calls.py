@@ -11,17 +11,19 @@ import logging
 
 from gateway.call import Attempt, Call, Failure, Route
 from gateway.errors import GatewayError
+from gateway.stash import StashKey
 from plugins.fallback import _policy as policy
 from plugins.fallback._state import FallbackState
 from plugins.fallback._strategy import larger_windows, rank, resolve_chain
 
 log = logging.getLogger("plugins.fallback")
 
-STRATEGY = "fallback.strategy"  # call.scratch keys other plugins may read
-REASONS = "fallback.retry_reasons"
-BUDGET_SPENT = "fallback.retry_budget_spent"
+STRATEGY = StashKey[str]()  # the routing strategy that ranked this call's candidates
+REASONS = StashKey[list[str]]()  # why each failed attempt was (not) retried
+BUDGET_SPENT = StashKey[bool]()  # the retry budget refused a retry
 BUDGET_LOG_INTERVAL = 10.0
-_ACTIVE, _BUSY, _RECORDED = "fallback.active", "fallback.busy_provider", "fallback.recorded"
+_ACTIVE, _BUSY = StashKey[bool](), StashKey[str]()  # counted as in flight; provider now busy
+_RECORDED = StashKey[set[int]]()  # attempts whose outcome the health stats already learnt
 
 
 def plan(state: FallbackState, call: Call, primary: Route) -> list[Route]:
@@ -29,33 +31,33 @@ def plan(state: FallbackState, call: Call, primary: Route) -> list[Route]:
     org_id = call.principal.org_id if call.principal else None
     chain = snap.chain_for(org_id, primary.model, call.requested_model)
     routes = resolve_chain(call.ctx, call, primary, chain, snap.credentials) if chain else [primary]
-    call.scratch[STRATEGY] = snap.strategy
+    call.stash[STRATEGY] = snap.strategy
     return rank(routes, snap.strategy, state.stats, call.ctx.config.models)
 
 
 def admitted(state: FallbackState, call: Call) -> None:
     state.stats.call_started(call.request_id)
-    call.scratch[_ACTIVE] = True
+    call.stash[_ACTIVE] = True
 
 
 def attempt_started(state: FallbackState, call: Call, attempt: Attempt) -> None:
-    previous = call.scratch.get(_BUSY)
+    previous = call.stash.get(_BUSY)
     if previous is not None:
         state.stats.attempt_ended(previous)
-    call.scratch[_BUSY] = attempt.provider.name
+    call.stash[_BUSY] = attempt.provider.name
     state.stats.attempt_started(attempt.provider.name)
 
 
 def decide_retry(state: FallbackState, call: Call, attempt: Attempt, failure: Failure) -> bool:
     reason = policy.classify(failure)
-    call.scratch.setdefault(REASONS, []).append(reason or "not retried")
+    call.stash.setdefault(REASONS, []).append(reason or "not retried")
     _learn_failure(state, call, attempt, reason, failure.retry_after)
     if reason is None:
         return False
     if reason == policy.CONTEXT and not _keep_larger_windows(call, attempt):
         return False
     if not state.stats.allow_retry(call.request_id):
-        call.scratch[BUDGET_SPENT] = True
+        call.stash[BUDGET_SPENT] = True
         _log_budget_spent(state, call, reason)
         return False
     return True
@@ -88,13 +90,13 @@ def _keep_larger_windows(call: Call, attempt: Attempt) -> bool:
 
 def ended(state: FallbackState, call: Call, error: GatewayError | None) -> None:
     stats = state.stats
-    if call.scratch.pop(_ACTIVE, False):
+    if call.stash.pop(_ACTIVE, False):
         stats.call_ended(call.request_id)
-    busy = call.scratch.pop(_BUSY, None)
+    busy = call.stash.pop(_BUSY, None)
     if busy is not None:
         stats.attempt_ended(busy)
     last = call.attempt
-    if last is None or last.number in call.scratch.get(_RECORDED, ()):
+    if last is None or last.number in call.stash.get(_RECORDED, ()):
         return
     if last.status is not None and 200 <= last.status < 300:
         ttfb = call.first_byte - last.started if call.first_byte else None
@@ -109,7 +111,7 @@ def ended(state: FallbackState, call: Call, error: GatewayError | None) -> None:
 
 def _learn_failure(state: FallbackState, call: Call, attempt: Attempt, reason: str | None,
                    retry_after: float | None) -> None:
-    call.scratch.setdefault(_RECORDED, set()).add(attempt.number)
+    call.stash.setdefault(_RECORDED, set()).add(attempt.number)
     if policy.counts_against_health(reason):
         state.stats.failure(attempt.route.model, retry_after)
 

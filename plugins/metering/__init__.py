@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-import pluggy
-
 from gateway.call import Attempt, CachedAnswer, Call, LocalRequest, LocalResponse, ResponseFilter
 from gateway.errors import AuthenticationFailed, GatewayError
+from gateway.pluginmanager import hookimpl
 from plugins.metering import _calls, _commands, _error_reports, _metrics, _models  # noqa: F401
 from plugins.metering._state import KEY, Metering, state_of
-
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 
 
 @hookimpl
@@ -42,7 +39,7 @@ def gateway_admit(call: Call):
     return _calls.admit(state, call) if state is not None else None
 
 
-@hookimpl(tryfirst=True)  # before DLP and routing, so a translated stream carries usage too
+@hookimpl(tryfirst=True)  # after DLP's wrapper; asks for stream usage so translated streams carry it
 def gateway_transform_request(call: Call) -> None:
     if state_of(call.ctx) is not None:
         _calls.ask_for_stream_usage(call)

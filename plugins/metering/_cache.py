@@ -53,7 +53,7 @@ def cache_key(call: Call, attempt: Attempt) -> str:
     tenant = ["app", p.app_id] if p.app_id is not None else ["user", p.org_id, p.user_id]
     body = {k: v for k, v in attempt.body.items() if k not in _STREAM_FLAGS}
     doc = [tenant, call.endpoint.value, attempt.route.model, attempt.path,
-           bool(attempt.body.get("stream")), call.scratch.get("dlp.scope"), body]
+           bool(attempt.body.get("stream")), call.dlp_scope, body]
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 from gateway.call import ApiFormat, Attempt, CachedAnswer, Call, Endpoint, Usage
 from gateway.errors import GatewayError, PaymentRequired
+from gateway.stash import StashKey
 from plugins.metering import _cache, _ledger
 from plugins.metering._cost import choices, cost_of, entry_for, max_output_tokens, reservation_for, unpriced
 from plugins.metering._error_reports import gateway_report, worth_reporting
@@ -17,8 +19,10 @@ from plugins.metering._records import LogRecord, bodies_row, log_row
 from plugins.metering._state import Metering
 from plugins.metering._usage import UsageReader, estimate_tokens, text_length
 
-HOLD, READER, STRIP = "metering.hold", "metering.reader", "metering.strip_usage"
-DONE = "metering.done"
+HOLD = StashKey[Any]()  # the spend reservation held while the call runs
+READER = StashKey[UsageReader]()
+STRIP = StashKey[bool]()  # the client did not ask for the usage chunk metering asked for
+DONE = StashKey[bool]()
 ZERO = Decimal(0)
 
 
@@ -57,7 +61,7 @@ class _Reservation:
         ask = _ledger.Ask(tuple(self.rules), self.amount, call.request_id, s.now(),
                           s.config.week_start, s.keeper.id)
         # If the client leaves meanwhile, the reserver releases the hold it then finds unclaimed.
-        call.scratch[HOLD] = await s.reserver.submit(ask)
+        call.stash[HOLD] = await s.reserver.submit(ask)
 
 
 # -- attempts and answers ----------------------------------------------------------------------
@@ -72,7 +76,7 @@ def ask_for_stream_usage(call: Call) -> None:
     options = options if isinstance(options, dict) else {}
     if options.get("include_usage") is not True:
         call.body["stream_options"] = {**options, "include_usage": True}
-        call.scratch[STRIP] = True
+        call.stash[STRIP] = True
 
 
 def prepare(call: Call, attempt: Attempt) -> None:
@@ -89,9 +93,9 @@ def prepare(call: Call, attempt: Attempt) -> None:
 
 def response_filter(state: Metering, call: Call) -> UsageReader:
     scope = state.snapshot.scope_config(call.principal) if call.principal else None
-    reader = UsageReader(call, strip_usage_chunk=bool(call.scratch.get(STRIP)),
+    reader = UsageReader(call, strip_usage_chunk=bool(call.stash.get(STRIP)),
                          keep_text=bool(scope and scope.store_bodies))
-    call.scratch[READER] = reader
+    call.stash[READER] = reader
     return reader
 
 
@@ -112,7 +116,7 @@ async def _cache_lookup_db(state: Metering, call: Call, key: str, now) -> Cached
     loop = asyncio.get_running_loop()
     hit = await loop.run_in_executor(call.ctx.executor, state.cache.get, key, now)
     if hit is None:
-        call.scratch["cache.store"] = True
+        call.store_answer = True
     return hit
 
 
@@ -127,7 +131,7 @@ def cache_store(state: Metering, call: Call, attempt: Attempt, answer: CachedAns
 # -- the end of a call -------------------------------------------------------------------------
 
 def complete(state: Metering, call: Call) -> None:
-    reader: UsageReader | None = call.scratch.get(READER)
+    reader: UsageReader | None = call.stash.get(READER)
     if reader is not None:
         usage = reader.result()
     elif call.client_disconnected:
@@ -143,7 +147,7 @@ def complete(state: Metering, call: Call) -> None:
 
 
 def failed(state: Metering, call: Call, error: GatewayError) -> None:
-    reader: UsageReader | None = call.scratch.get(READER)
+    reader: UsageReader | None = call.stash.get(READER)
     # Failed after the answer began (stream cut by the provider): those tokens were billed.
     usage = reader.result() if reader is not None else Usage()
     _finish(state, call, usage, error)
@@ -152,16 +156,16 @@ def failed(state: Metering, call: Call, error: GatewayError) -> None:
 
 
 def _finish(state: Metering, call: Call, usage: Usage, error: GatewayError | None) -> None:
-    if call.scratch.get(DONE):
+    if call.stash.get(DONE):
         return
-    call.scratch[DONE] = True
+    call.stash[DONE] = True
     call.usage = usage
     entry = entry_for(state.ctx.config, call.actual_model)
     cost = ZERO if call.cache_hit else cost_of(entry, usage)
     # An answer from a model with no price has an unknown cost, not a free one: marked as such.
     unpriced = (call.actual_model is not None and not call.cache_hit
                 and (entry is None or not entry.priced) and not call.actual_model.startswith("ollama/"))
-    hold = call.scratch.pop(HOLD, None)
+    hold = call.stash.pop(HOLD, None)
     # Both reach the local spool first: an outage or a crash from here on loses neither.
     if hold is not None:
         state.reserver.settle(state.spooled(_ledger.Settlement(hold, cost)))
@@ -174,9 +178,9 @@ def _bodies(state: Metering, call: Call) -> dict | None:
     scope = state.snapshot.scope_config(call.principal) if call.principal else None
     if scope is None or not scope.store_bodies:
         return None
-    reader: UsageReader | None = call.scratch.get(READER)
+    reader: UsageReader | None = call.stash.get(READER)
     answer = reader.answer_text() if reader is not None else None
-    dlp = str(call.scratch.get("dlp.scope") or "off")
+    dlp = call.dlp_scope
     if dlp == "bypass":  # sent unredacted on purpose: keep no copy of either side
         return bodies_row(call, None, scope.retention_days, keep_request=False)
     if dlp != "off":

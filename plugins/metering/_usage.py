@@ -18,8 +18,6 @@ from gateway.call import ApiFormat, Call, ResponseFilter, SSEEvent, Usage
 CHARS_PER_TOKEN = 4
 # Set by the routing plugin when it translated the answer: the provider's exact usage in
 # Anthropic's accounting (input without cache reads and writes).
-UPSTREAM_USAGE = "routing.upstream_usage"
-USAGE_MISSING = "routing.usage_missing"  # a translating plugin saw no usage from the provider
 MAX_KEPT_TEXT = 256 * 1024  # characters of answer text kept for the stored conversation
 _STRUCTURAL = frozenset({"model", "role", "type", "id", "tool_call_id", "tool_use_id", "call_id",
                          "cache_control", "stream", "stream_options", "temperature", "top_p",
@@ -113,7 +111,7 @@ class UsageReader(ResponseFilter):
             raw = body.get("usage")
             usage = (usage_from_ollama(body) if self.ollama else usage_from_anthropic(raw)
                      if self.anthropic else usage_from_openai(raw))
-            if usage is not None and not self.call.scratch.get(USAGE_MISSING):
+            if usage is not None and not self.call.provider_usage_missing:
                 self.raw, self.final = usage, True
                 self.call.usage = normalised(usage, self.anthropic)
             else:  # no usage in the answer: measure its text for the estimate
@@ -186,12 +184,12 @@ class UsageReader(ResponseFilter):
 
     def result(self) -> Usage:
         """The call's usage: the provider's when it arrived whole, else an estimate (marked)."""
-        if self.call.scratch.get(USAGE_MISSING):  # the zeros in the translated answer mean "unknown"
+        if self.call.provider_usage_missing:  # the zeros in the translated answer mean "unknown"
             self.raw = None
         elif self.raw is not None and self.final:
             return normalised(self.raw, self.anthropic)
-        upstream = self.call.scratch.get(UPSTREAM_USAGE)
-        if isinstance(upstream, Usage):  # a translating plugin saw the provider's own figures
+        upstream = self.call.provider_usage
+        if upstream is not None:  # a translating plugin saw the provider's own figures
             return normalised(upstream, anthropic=True)
         out_estimate = estimate_tokens(self.chars)
         if self.raw is not None:  # partial: Anthropic's message_start gave the real input

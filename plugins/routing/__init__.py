@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 
-import pluggy
-
 from gateway.call import Attempt, Call, ModelInfo, Principal, ResponseFilter, Route
+from gateway.pluginmanager import hookimpl
 from plugins.routing import (
     _commands,
     _models,  # noqa: F401  (puts model_aliases on the shared metadata)
     _translate,
 )
 from plugins.routing._state import KEY, RoutingState
-
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 
 
 def _state(ctx) -> RoutingState | None:

@@ -11,12 +11,13 @@ from gateway.call import Call, Endpoint, ModelInfo, Principal, Route
 from gateway.config import ModelConfig
 from gateway.core_hooks import resolve_name
 from gateway.errors import ConfigError, NotFound
+from gateway.stash import StashKey
 from plugins.routing._agents import AgentsConfig, parse_agents
 from plugins.routing._aliases import AliasTable, load_table
 
 log = logging.getLogger("gateway.routing")
 KEY = "routing"
-CHAIN = "routing.alias_chain"  # call.scratch: the names an alias chain passed, requested first
+ALIAS_CHAIN = StashKey[tuple[str, ...]]()  # the names an alias chain passed, requested first
 
 
 class RoutingState:
@@ -56,7 +57,7 @@ class RoutingState:
         hit = self.aliases.resolve(call.requested_model, org_id)
         if hit is None:
             return None
-        call.scratch[CHAIN] = hit.chain
+        call.stash[ALIAS_CHAIN] = hit.chain
         route = resolve_name(self.ctx, hit.target, call.endpoint)
         return replace(route, reason="alias")
 

@@ -28,13 +28,6 @@ from plugins.routing._stream_to_openai import AnthropicToOpenAIStream
 from plugins.routing._translate_response import completion_to_message, message_to_completion
 from plugins.routing._wire import usage_from_anthropic, usage_from_openai
 
-# The provider's own usage (Anthropic accounting), for metering: OpenAI's usage shape has no
-# exact place for every Anthropic count.
-UPSTREAM_USAGE = "routing.upstream_usage"
-# Set when the provider reported no usage at all: the translated answer's zeros mean "unknown",
-# and metering must estimate (and say so) instead of booking 0 tokens.
-USAGE_MISSING = "routing.usage_missing"
-
 
 def _keepalive() -> SSEEvent:
     """An SSE comment, sent for a provider event that has no counterpart in the client's format
@@ -191,7 +184,7 @@ def _record(call: Call, usage: Usage, reported: bool = True) -> None:
     `include_usage` carries no usage in the client's format at all. A provider that reported
     none leaves the usage unknown (metering estimates it and marks it estimated)."""
     if not reported:
-        call.scratch[USAGE_MISSING] = True
+        call.provider_usage_missing = True
         return
-    call.scratch[UPSTREAM_USAGE] = usage
+    call.provider_usage = usage
     call.usage = replace(usage)

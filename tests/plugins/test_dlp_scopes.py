@@ -8,10 +8,10 @@ from pathlib import Path
 
 import anthropic
 import openai
-import pluggy
 import pytest
 
 from gateway import admin_ops
+from gateway.pluginmanager import hookimpl
 from plugins.dlp import admin_api as _admin
 from plugins.dlp._scanner import DETECTOR_VERSION
 from plugins.dlp._state import ScanRefused
@@ -28,7 +28,6 @@ from tests.plugins.dlp_support import (
     state,
 )
 
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 
 
 class ScopeSpy:
@@ -39,7 +38,7 @@ class ScopeSpy:
 
     @hookimpl
     def gateway_call_complete(self, call):
-        self.markers.append(call.scratch.get("dlp.scope"))
+        self.markers.append(call.dlp_scope)
 
 
 def chat(gw, text=PROMPT, key=None, headers=None):
@@ -72,6 +71,28 @@ def test_org_scope_covers_user_keys_and_app_scope_covers_app_keys(gateway_factor
     app_id = gw.admin(admin_ops.get_app, "bot").id
     assert spy.markers[0] == "off" and spy.markers[1].startswith(f"org:{org_id}:v{DETECTOR_VERSION}-")
     assert spy.markers[2] == "off" and spy.markers[3].startswith(f"app:{app_id}:v{DETECTOR_VERSION}-")
+
+
+class EarlyTransform:
+    """A third-party transform that asks to run first: it must still see the redacted body."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl(tryfirst=True)
+    def gateway_transform_request(self, call):
+        self.seen.append(str(call.body["messages"]))
+
+
+def test_dlp_redacts_before_any_other_transform_sees_the_body(gateway_factory):
+    early = EarlyTransform()
+    gw = gateway_factory(plugins=[early])
+    protect_org(gw)
+    state(gw).reload()
+    assert chat(gw) == "echo: " + PROMPT
+    assert len(early.seen) == 1
+    assert EMAIL not in early.seen[0] and PHONE not in early.seen[0]
+    assert_placeholders_only(gw)
 
 
 def test_rules_per_scope(gateway_factory):

@@ -196,4 +196,4 @@ def test_retry_is_refused_when_the_budget_is_spent():
     for i in range(BUDGET_MIN):
         assert state.stats.allow_retry(f"other{i}")
     assert not _calls.decide_retry(state, call, call.attempt, status(503))
-    assert call.scratch[_calls.BUDGET_SPENT] is True
+    assert call.stash[_calls.BUDGET_SPENT] is True

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gateway import admin_ops
-from plugins.metering import _admin, _queries
+from plugins.metering import _admin, admin_api
 from tests.plugins._metering_util import logs, state
 
 MSG = [{"role": "user", "content": "what is the capital of France"}]
@@ -58,7 +58,7 @@ def test_gateway_cache_lookup_and_store_deterministic_hits_are_free_and_counted(
     assert all(r.cost_usd > 0 for r in rows if not r.cache_hit)
     now = datetime.now(UTC)
     with gateway.ctx.sessions() as s:
-        totals = _queries.period_totals(s, now - timedelta(hours=1), now + timedelta(minutes=1), now)
+        totals = admin_api.period_totals(s, now - timedelta(hours=1), now + timedelta(minutes=1), now)
     assert totals["cache_hits"] == 2 and totals["cache_hit_rate"] == 2 / 6
 
 
@@ -109,7 +109,7 @@ def test_never_served_across_dlp_scopes(gateway_factory):
     class Scope:  # stands in for the DLP plugin, which names the scope of each call
         @pluggy.HookimplMarker("llm_gateway")
         def gateway_transform_request(self, call):
-            call.scratch["dlp.scope"] = call.headers.get("x-test-dlp-scope")
+            call.dlp_scope = call.headers.get("x-test-dlp-scope", "off")
 
     gw = gateway_factory(plugins=[Scope()])
     enable_cache(gw, org_slug="acme")

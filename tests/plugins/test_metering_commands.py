@@ -101,7 +101,7 @@ def test_conversations_under_dlp_keep_only_what_the_provider_saw(gateway_factory
     class Scope:  # stands in for the DLP plugin's verdict on each call
         @pluggy.HookimplMarker("llm_gateway")
         def gateway_transform_request(self, call):
-            call.scratch["dlp.scope"] = call.headers.get("x-test-dlp-scope")
+            call.dlp_scope = call.headers.get("x-test-dlp-scope", "off")
 
     gw = gateway_factory(plugins=[Scope()])
     gw.admin(_admin.set_scope_settings, org_slug="acme", store_bodies=True, retention_days=3)

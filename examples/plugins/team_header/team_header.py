@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from gateway.errors import BadRequest, Forbidden
 from gateway.pluginmanager import hookimpl, plugin_config
+from gateway.stash import StashKey
 
 NAME = "team_header"
+TEAM = StashKey[str]()  # the caller's team, from gateway_admit to gateway_response_headers
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,10 @@ def gateway_admit(call) -> None:
     if config.teams and team not in config.teams:
         raise Forbidden(f"team {team!r} may not use this gateway "
                         f"(allowed: {', '.join(config.teams)})")
-    call.scratch[NAME] = team
+    call.stash[TEAM] = team
 
 
 @hookimpl
 def gateway_response_headers(call) -> dict[str, str] | None:
-    team = call.scratch.get(NAME)
+    team = call.stash.get(TEAM)
     return {"X-Team": team} if team else None
