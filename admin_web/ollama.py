@@ -13,8 +13,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from admin_web.sources import api
 
 MAX_ANSWER = 1024 * 1024
 
@@ -29,12 +30,8 @@ class TestResult:
 
 def stored_url(session: Session) -> str | None:
     """The base URL saved in the fallback plugin's credential row (kept in clear there)."""
-    try:
-        from plugins.fallback._models import ProviderCredential
-    except ImportError:
-        return None
-    return session.scalar(select(ProviderCredential.base_url)
-                          .where(ProviderCredential.provider == "ollama"))
+    creds = api("credentials")
+    return creds.stored_base_url(session, "ollama") if creds is not None else None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

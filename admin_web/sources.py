@@ -1,9 +1,11 @@
 """Where the admin's data comes from besides the core tables: the plugins' admin APIs, the
 gateway settings and model_config.yaml.
 
-Each plugin API is imported on first use; a plugin that is not installed (or whose admin API is
-missing) makes `api(name)` return None and its pages show a "not available" panel instead of
-failing.
+A plugin's admin API is its one public module for the admin site and the CLI
+(`plugins.<name>.admin_api`); nothing here or in the views imports a plugin's private modules
+(tests/admin/test_plugin_imports.py checks it). Each is imported on first use; a plugin that
+is not installed (or whose admin API is missing) makes `api(name)` return None and its pages
+show a "not available" panel instead of failing.
 """
 
 from __future__ import annotations
@@ -21,22 +23,23 @@ from gateway.settings import Settings
 
 # area → (module, attributes the admin needs from it)
 APIS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "metering": ("plugins.metering._queries",
-                 ("live_last_hour", "period_totals", "cost_trend", "provider_load",
-                  "model_flows", "top_users", "user_usage")),
-    "export": ("plugins.metering._export", ("write_user_csv",)),
+    "metering": ("plugins.metering.admin_api",
+                 ("live_last_hour", "cost_trend", "dashboard", "DayCache", "top_users",
+                  "user_usage", "week_start_day", "ErrorReport")),
+    "export": ("plugins.metering.admin_api", ("write_user_csv",)),
     "routing": ("plugins.routing.admin_api",
                 ("list_aliases", "set_alias", "delete_alias", "load_agents", "agent_overview",
                  "set_override", "MODES")),
-    "fallback": ("plugins.fallback._ops",
+    "fallback": ("plugins.fallback.admin_api",
                  ("set_setting", "get_settings", "set_chain", "delete_chain", "list_chains",
                   "ROUTING_STRATEGY", "ALLOW_PRIVATE")),
-    "credentials": ("plugins.fallback._credentials",
-                    ("set_credential", "delete_credential", "list_credentials")),
-    "strategies": ("plugins.fallback._strategy", ("STRATEGIES",)),
+    "credentials": ("plugins.fallback.admin_api",
+                    ("set_credential", "delete_credential", "list_credentials",
+                     "credential_providers", "stored_base_url")),
+    "strategies": ("plugins.fallback.admin_api", ("STRATEGIES",)),
     "dlp": ("plugins.dlp.admin_api",
             ("set_enabled", "set_rules", "list_rules", "counters", "last_activity",
-             "recent_events")),
+             "recent_events", "DlpEvent")),
 }
 
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 
 from flask import Blueprint, render_template
-from sqlalchemy import select
 
 from admin_web.access import ORG_ADMIN, SUPER, allow, is_super
 from admin_web.db import get_db
-from admin_web.sources import gateway_settings, model_config
+from admin_web.sources import api, gateway_settings, model_config
 from gateway.catalog import load_snapshot
 from gateway.config import ModelConfig
 from gateway.errors import ConfigError
@@ -38,11 +37,8 @@ def index() -> str:
 
 def stored_credentials() -> set[str]:
     """Providers with a credential row of the fallback plugin (never decrypted here)."""
-    try:
-        from plugins.fallback._models import ProviderCredential
-    except ImportError:
-        return set()
-    return set(get_db().scalars(select(ProviderCredential.provider)))
+    creds = api("credentials")
+    return creds.credential_providers(get_db()) if creds is not None else set()
 
 
 def credential_status(config: ModelConfig) -> dict[str, tuple[bool, str]]:

@@ -1,9 +1,9 @@
 """The dashboard: live tiles of the last 60 minutes (refreshed by static/live.js), the period
 totals, the 7-day cost trend, provider load and routing flows, and the top spenders.
 
-Every figure comes from the metering plugin's rollups (never the raw request log): the live tiles
-and the trend through its own queries, the period figures through `admin_web.rollups`, which
-reads day rows for whole days. An org admin's figures are limited to their organization.
+Every figure comes from the metering plugin's rollups (never the raw request log), through its
+admin API (`plugins.metering.admin_api`), which reads day rows for whole days. An org admin's
+figures are limited to their organization.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
-from admin_web import charts, rollups
+from admin_web import charts
 from admin_web.access import ORG_ADMIN, SUPER, allow, org_scope
 from admin_web.db import get_db
 from admin_web.fmt import compact, num
@@ -47,7 +47,7 @@ def render() -> str:
     by = "model" if request.args.get("by") == "model" else "provider"
     trend = queries.cost_trend(session, now, TREND_DAYS, by, org_id)
     series = top_series(trend["series"], MAX_SERIES)
-    figures = rollups.dashboard(session, period.start, period.end, now, org_id,
+    figures = queries.dashboard(session, period.start, period.end, now, org_id,
                                 cache=day_cache())
     return render_template(
         "dashboard.html", available=True, period=period, by=by,
@@ -65,11 +65,12 @@ def render() -> str:
     )
 
 
-def day_cache() -> rollups.DayCache:
-    """This app's cache of sums over whole past days (see `admin_web.rollups.DayCache`)."""
+def day_cache() -> Any:
+    """This app's cache of sums over whole past days (the metering plugin's `DayCache`); only
+    called when the plugin is installed."""
     cache = current_app.extensions.get("admin_web.day_cache")
     if cache is None:
-        cache = current_app.extensions["admin_web.day_cache"] = rollups.DayCache(
+        cache = current_app.extensions["admin_web.day_cache"] = api("metering").DayCache(
             float(current_app.config["ROLLUP_CACHE_SECONDS"]))
     return cache
 

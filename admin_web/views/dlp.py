@@ -25,8 +25,7 @@ RECENT = 50
 
 
 def scoped_counters(session: Session, org_id: int) -> dict[str, int]:
-    from plugins.dlp._models import DlpEvent
-
+    DlpEvent = api("dlp").DlpEvent  # only called once the DLP plugin is known installed
     since = datetime.now(UTC) - timedelta(hours=24)
     recent = (DlpEvent.created_at >= since, DlpEvent.org_id == org_id)
     redactions = session.scalar(select(func.coalesce(func.sum(DlpEvent.match_count), 0))
@@ -41,8 +40,7 @@ def scoped_counters(session: Session, org_id: int) -> dict[str, int]:
 
 def recent_events(session: Session, *, kind: str | None = None,
                   scope_id: int | None = None) -> list[Any]:
-    from plugins.dlp._models import DlpEvent
-
+    DlpEvent = api("dlp").DlpEvent  # only called once the DLP plugin is known installed
     query = select(DlpEvent).order_by(DlpEvent.created_at.desc(), DlpEvent.id.desc()).limit(RECENT)
     if org_scope() is not None:
         query = query.where(DlpEvent.org_id == org_scope())

@@ -11,7 +11,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_web import features, rollups
+from admin_web import features
 from admin_web.access import EVERYONE, allow
 from admin_web.db import get_db
 from admin_web.sources import api, model_config
@@ -34,7 +34,7 @@ def render(new_key: str | None = None) -> str:
     now = datetime.now(UTC)
     week_start = start_of_week(now)
     queries = api("metering")
-    usage = rollups.user_usage(session, user.id, week_start, now, now) if queries else None
+    usage = queries.user_usage(session, user.id, week_start, now, now) if queries else None
     return render_template(
         "me.html", user=user, usage=usage, week_start=week_start,
         week_end=week_start + timedelta(days=7), cap=cap_view(usage, user.weekly_cap_usd),
@@ -44,13 +44,12 @@ def render(new_key: str | None = None) -> str:
 
 def start_of_week(now: datetime) -> datetime:
     """00:00 UTC of the day weekly caps reset (metering's `week_start`, Monday by default)."""
-    first_day = 0
+    metering, first_day = api("metering"), 0
     try:
-        from plugins.metering._config import parse_metering_config
-
-        first_day = parse_metering_config(model_config().section("metering")).week_start
-    except (ImportError, ValueError):
-        pass  # no metering plugin, or a bad section it refuses too: Monday
+        if metering is not None:
+            first_day = metering.week_start_day(model_config().section("metering"))
+    except ValueError:
+        pass  # a bad section the plugin refuses too: Monday (no plugin: Monday too)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=(day.weekday() - first_day) % 7)
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from admin_web import keyset
 from admin_web.access import ORG_ADMIN, SUPER, allow, org_scope
 from admin_web.db import get_db
+from admin_web.sources import api
 from admin_web.views.logs import owners, parse_time
 from gateway.db.models import User
 
@@ -21,11 +22,8 @@ SOURCES = ("gateway", "provider", "client")  # suggestions; clients may name the
 
 
 def _model() -> Any:
-    try:
-        from plugins.metering._models import ErrorReport
-    except ImportError:
-        return None
-    return ErrorReport
+    metering = api("metering")
+    return metering.ErrorReport if metering is not None else None
 
 
 def parse_filters(model: Any, args: Mapping[str, str]) -> tuple[dict[str, str], list[Any],

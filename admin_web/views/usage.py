@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
 
-from admin_web import rollups
 from admin_web.access import ORG_ADMIN, SUPER, allow, check_org, org_scope
 from admin_web.db import get_db
 from admin_web.periods import parse_period
@@ -30,10 +29,10 @@ def index() -> str:
     session, now = get_db(), datetime.now(UTC)
     focus = _focus_user(request.args.get("user", ""))
     if focus is not None:
-        detail = rollups.user_usage(session, focus.id, period.start, period.end, now)
+        detail = queries.user_usage(session, focus.id, period.start, period.end, now)
         return render_template("usage.html", available=True, period=period, focus=focus,
                                detail=detail, extra={"user": focus.id})
-    spent = {row["user_id"]: row for row in rollups.top_users(
+    spent = {row["user_id"]: row for row in queries.top_users(
         session, period.start, period.end, now, MAX_USERS, org_scope(), cache=day_cache())}
     people = select(User).order_by(User.name).limit(MAX_USERS)
     if org_scope() is not None:

@@ -29,7 +29,7 @@ from gateway.call import Principal
 from gateway.cli.admin_cmds import Output, run
 from gateway.config import load_config
 from gateway.settings import Settings
-from plugins.metering import _admin, _export, _queries
+from plugins.metering import _admin, _export, _periods
 from plugins.metering._caps import CapRule, period_of
 from plugins.metering._config import MeteringConfig, parse_metering_config
 from plugins.metering._snapshot import load_snapshot
@@ -129,7 +129,7 @@ def _usage(session: Session, args: argparse.Namespace) -> Output:
     statuses = [_admin.cap_status(session, r, config, now)
                 for r in _rules_for(session, config, email=user.email)]
     week = period_of("week", now, config.week_start)
-    used = _queries.user_usage(session, user.id, week.start, now + timedelta(minutes=1), now)
+    used = _periods.user_usage(session, user.id, week.start, now + timedelta(minutes=1), now)
     doc = {"user": user.email, "week_start": week.start, "caps": statuses, "this_week": used}
     lines = [f"{user.email}", *_status_lines(statuses),
              f"this week since {week.start:%Y-%m-%d}: {used['requests']} calls, "

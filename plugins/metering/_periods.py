@@ -1,11 +1,11 @@
-"""Period figures from the metering plugin's rollups, reading day rows for whole days.
+"""Period figures from the rollups (the admin's dashboard and usage pages, `llm-gateway usage`),
+reading day rows for whole days.
 
-The plugin's own queries (`plugins.metering._queries`) read hour rows for any range within the
-hour rows' retention; on a million calls a month that is ~700 000 rows for "last 30 days" and the
-dashboard took 1.5 s. Here a range is split into the hour rows of its first and last partial day
-and the day rows of the whole days between (about twelve times fewer rows), with the same sums
-and the same result shapes as the plugin's functions, so the pages can use either. Sums over
-whole past days may come from a short-lived `DayCache`.
+Reading hour rows for a whole range costs ~700 000 rows for "last 30 days" on a million calls a
+month (the dashboard took 1.5 s). Here a range is split into the hour rows of its first and last
+partial day and the day rows of the whole days between (about twelve times fewer rows). Pass
+`org_id` to limit every figure to one organization. Money comes back as Decimal. Sums over whole
+past days may come from a short-lived `DayCache`.
 """
 
 from __future__ import annotations
@@ -17,17 +17,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import FromClause, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import User
+from plugins.metering._models import Rollup
+from plugins.metering._rollups import KEEP
 
-HOUR_ROWS_KEPT = timedelta(days=100)  # the plugin prunes hour rows older than this
+HOUR_ROWS_KEPT = KEEP["hour"]  # hour rows older than this are pruned
+Sums = tuple[Any, ...]  # group values, then sums (int or Decimal)
+CacheKey = tuple[Any, ...]
 
 
-def _table():
-    from plugins.metering._models import Rollup
-
+def _table() -> FromClause:
     return Rollup.__table__
 
 
@@ -84,10 +86,10 @@ class DayCache:
 
     def __init__(self, ttl: float = 60.0, max_entries: int = 256) -> None:
         self.ttl, self.max_entries = ttl, max_entries
-        self._entries: dict[tuple, tuple[float, list[tuple]]] = {}
+        self._entries: dict[CacheKey, tuple[float, list[Sums]]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, compute: Callable[[], list[tuple]]) -> list[tuple]:
+    def get(self, key: CacheKey, compute: Callable[[], list[Sums]]) -> list[Sums]:
         now = time.monotonic()
         with self._lock:
             hit = self._entries.get(key)
@@ -111,11 +113,11 @@ _ROUTE_SUMS = ("requests", "errors", "latency_ms_sum")
 
 def _grouped(session: Session, group: tuple[str, ...], sums: tuple[str, ...], start: datetime,
              end: datetime, now: datetime, org_id: int | None,
-             cache: DayCache | None) -> list[tuple]:
+             cache: DayCache | None) -> list[Sums]:
     """(*group values, *sums) per group over [start, end): one query per piece of the range,
     the day piece from `cache` when given, merged here (sums add up across pieces)."""
     r = _table()
-    merged: dict[tuple, list] = {}
+    merged: dict[Sums, list[Any]] = {}
     for grain, lo, hi in ranges(start, end, now):
         conds = [r.c.grain == grain, r.c.bucket >= lo, r.c.bucket < hi]
         if org_id is not None:
@@ -123,7 +125,7 @@ def _grouped(session: Session, group: tuple[str, ...], sums: tuple[str, ...], st
         query = (select(*(r.c[g] for g in group), *(func.sum(r.c[s]) for s in sums))
                  .where(*conds).group_by(*(r.c[g] for g in group)))
 
-        def fetch(query=query) -> list[tuple]:
+        def fetch(query: Any = query) -> list[Sums]:
             return [tuple(row[:len(group)]) + tuple(_number(v) for v in row[len(group):])
                     for row in session.execute(query)]
 
@@ -137,13 +139,13 @@ def _grouped(session: Session, group: tuple[str, ...], sums: tuple[str, ...], st
 
 
 def _by_user(session: Session, start: datetime, end: datetime, now: datetime,
-             org_id: int | None, cache: DayCache | None = None) -> list[tuple]:
+             org_id: int | None, cache: DayCache | None = None) -> list[Sums]:
     """One row of sums per user (0: calls with app keys): totals and top spenders alike."""
     return _grouped(session, _USER_GROUP, _USER_SUMS, start, end, now, org_id, cache)
 
 
 def _by_route(session: Session, start: datetime, end: datetime, now: datetime,
-              org_id: int | None, cache: DayCache | None = None) -> list[tuple]:
+              org_id: int | None, cache: DayCache | None = None) -> list[Sums]:
     """One row of sums per (provider, requested model, actual model): load and flows alike."""
     return _grouped(session, _ROUTE_GROUP, _ROUTE_SUMS, start, end, now, org_id, cache)
 
@@ -229,13 +231,15 @@ def top_users(session: Session, start: datetime, end: datetime, now: datetime, l
 
 def user_usage(session: Session, user_id: int, start: datetime, end: datetime,
                now: datetime) -> dict[str, Any]:
+    """One user's calls, tokens and cost in a range, in all and per actual model."""
     r = _table()
     rows = session.execute(select(r.c.model, func.sum(r.c.requests), func.sum(r.c.input_tokens),
                                   func.sum(r.c.output_tokens), func.sum(r.c.cost_usd))
                            .where(*where(start, end, now, None), r.c.user_id == user_id)
                            .group_by(r.c.model)).all()
-    by_model = [{"model": m or None, "requests": int(n or 0), "input_tokens": int(i or 0),
-                 "output_tokens": int(o or 0), "cost_usd": _dec(c)} for m, n, i, o, c in rows]
+    by_model: list[dict[str, Any]] = [
+        {"model": m or None, "requests": int(n or 0), "input_tokens": int(i or 0),
+         "output_tokens": int(o or 0), "cost_usd": _dec(c)} for m, n, i, o, c in rows]
     return {"requests": sum(row["requests"] for row in by_model),
             "input_tokens": sum(row["input_tokens"] for row in by_model),
             "output_tokens": sum(row["output_tokens"] for row in by_model),

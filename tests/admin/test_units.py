@@ -103,7 +103,7 @@ def test_record_counter_counts_records_not_lines():
 
 
 def test_rollup_ranges_use_day_rows_for_whole_days():
-    from admin_web.rollups import ranges
+    from plugins.metering._periods import ranges
 
     day = timedelta(days=1)
     def at(d: int, h: int = 0, m: int = 0) -> datetime:

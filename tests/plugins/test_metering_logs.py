@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.db.models import RequestLog
-from plugins.metering import _queries
+from plugins.metering import admin_api
 from plugins.metering._log_writer import BatchWriter
 from plugins.metering._models import ErrorReport
 from tests.plugins._metering_util import logs, mock_tokens, state
@@ -55,14 +55,14 @@ def test_rollups_answer_every_dashboard_question(gateway):
     rows = logs(gateway, 4)
     now = datetime.now(UTC)
     with gateway.ctx.sessions() as s:
-        live = _queries.live_last_hour(s, now)
-        totals = _queries.period_totals(s, now - timedelta(hours=24), now + timedelta(minutes=1), now)
-        trend = _queries.cost_trend(s, now, days=7, by="provider")
+        live = admin_api.live_last_hour(s, now)
+        totals = admin_api.period_totals(s, now - timedelta(hours=24), now + timedelta(minutes=1), now)
+        trend = admin_api.cost_trend(s, now, days=7, by="provider")
         day, soon = now - timedelta(days=1), now + timedelta(hours=1)
-        load = {p["provider"]: p for p in _queries.provider_load(s, day, soon, now)}
-        flows = _queries.model_flows(s, day, soon, now)
-        top = _queries.top_users(s, now - timedelta(days=7), soon, now)
-        other_org = _queries.period_totals(s, now - timedelta(days=1), now + timedelta(hours=1), now,
+        load = {p["provider"]: p for p in admin_api.provider_load(s, day, soon, now)}
+        flows = admin_api.model_flows(s, day, soon, now)
+        top = admin_api.top_users(s, now - timedelta(days=7), soon, now)
+        other_org = admin_api.period_totals(s, now - timedelta(days=1), now + timedelta(hours=1), now,
                                            org_id=999)
     cost = sum((r.cost_usd for r in rows), Decimal(0))
     assert (live["active_users"], live["requests"]) == (1, 4)
