@@ -10,6 +10,11 @@ a figure to one organization):
     week_start_day(section) → the weekday (0 = Monday) users' weekly caps reset on, from the
         `metering` section of model_config.yaml (ConfigError naming the key when it is bad)
     ErrorReport: the table of the Error Reports page (client and provider error reports)
+    app_totals(session, start, end, now, org_id=None) → {app id: requests, tokens, cost}
+    app_usage(session, app_id, start, end, now) → one app's figures (the shape of user_usage)
+    cap_standing(session, section, now, user_id= | org_id= | app_id=) → where every cap that
+        holds such a call stands (the proxy's own rules and ledger rows): spent, held, cap in
+        force, carry, remaining, share, near (≥ 80 %), reached, resets_at
 
 Writes (validate with a ValueError naming the value at fault, flush, bump the change counter;
 the caller commits): set_user_cap, set_org_cap, set_scope_settings; cap_status(session, rule,
@@ -36,6 +41,7 @@ from plugins.metering._periods import (
     user_usage,
 )
 from plugins.metering._queries import cost_trend, live_last_hour
+from plugins.metering._standing import app_totals, app_usage, cap_standing
 
 
 def week_start_day(section: Any) -> int:
@@ -43,6 +49,7 @@ def week_start_day(section: Any) -> int:
     return parse_metering_config(section).week_start
 
 
-__all__ = ["DayCache", "ErrorReport", "cap_status", "cost_trend", "dashboard", "live_last_hour",
-           "model_flows", "period_totals", "provider_load", "set_org_cap", "set_scope_settings",
-           "set_user_cap", "top_users", "user_usage", "week_start_day", "write_user_csv"]
+__all__ = ["DayCache", "ErrorReport", "app_totals", "app_usage", "cap_standing", "cap_status",
+           "cost_trend", "dashboard", "live_last_hour", "model_flows", "period_totals", "provider_load",
+           "set_org_cap", "set_scope_settings", "set_user_cap", "top_users", "user_usage",
+           "week_start_day", "write_user_csv"]
