@@ -121,7 +121,8 @@ def wait_listening(child: Child, port: int, timeout: float = 60.0) -> None:
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"{child.name} did not listen on port {port} within {timeout:.0f}s:\n{child.log_tail()}")
+    raise RuntimeError(f"{child.name} did not listen on port {port} within {timeout:.0f}s:\n"
+                       f"{child.log_tail()}")
 
 
 def run_cli(argv: list[str], env: dict[str, str], timeout: float = 60.0) -> str:
@@ -139,7 +140,8 @@ def ensure_wrk(allow_install: bool) -> str | None:
     if found or not allow_install or not shutil.which("apt-get") or os.geteuid() != 0:
         return found
     print("bench: wrk not found, trying apt-get install -y wrk …", file=sys.stderr)
-    for argv in (["apt-get", "install", "-y", "wrk"], ["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
+    install = ["apt-get", "install", "-y", "wrk"]
+    for argv in (install, ["apt-get", "update"], install):
         try:
             subprocess.run(argv, capture_output=True, timeout=300,
                            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
@@ -148,3 +150,13 @@ def ensure_wrk(allow_install: bool) -> str | None:
         if shutil.which("wrk"):
             break
     return shutil.which("wrk")
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of one process, MB (VmRSS of /proc/<pid>/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            line = next(line for line in fh if line.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration, ValueError):
+        return None

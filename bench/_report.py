@@ -1,121 +1,133 @@
-"""Turn the measurements into the added-latency figures, the ratios, the goal check, and the
-stdout table / `latest.md` / `latest.json`."""
+"""Turn the measurements into issue 13's table (one row per target), the goal check (ratios to
+bare mitmproxy and to a direct call, met / not met) and the workers section; render them for
+stdout, `latest.md` and `latest.json`."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-TARGETS = ("direct", "passthrough", "mitmproxy", "gateway")
-DEFAULT_TARGETS = ("direct", "passthrough", "gateway")
-PEERS = ("direct", "passthrough", "mitmproxy")  # what the gateway is compared with
-PEER_LABELS = {"direct": "gw vs direct", "passthrough": "gw vs pass-through", "mitmproxy": "gw vs bare mitmproxy"}
-GOALS = {
-    "req_per_cpu_s": (">=", 1500.0, "≥ 1 500 req/s non-streaming on one core (req per CPU-second)"),
-    "stream_added_ttfb_p50_ms": ("<=", 3.0, "≤ 3 ms added p50 streaming TTFB at 64 streams"),
-}
+TARGETS = ("direct", "passthrough", "mitmproxy", "gateway", "gateway_dlp")
+LABELS = {"direct": "direct", "passthrough": "plain pass-through (aiohttp)",
+          "mitmproxy": "bare mitmproxy, no-op addon", "gateway": "gateway",
+          "gateway_dlp": "gateway, org with DLP on"}
+GATEWAYS = ("gateway", "gateway_dlp")
 
-# (key, label, decimals); the order of the table.
-ROWS = (
-    ("rps", "non-streaming req/s (c={concurrency})", 0),
-    ("req_per_cpu_s", "req per CPU-second of the process under test", 0),
-    ("p50_ms", "latency p50 ms (c={concurrency})", 2),
-    ("p99_ms", "latency p99 ms (c={concurrency})", 2),
-    ("added_p50_ms", "added p50 ms vs direct (c={concurrency})", 2),
-    ("added_p99_ms", "added p99 ms vs direct (c={concurrency})", 2),
-    ("c1_p50_ms", "latency p50 ms (c=1)", 2),
-    ("c1_added_p50_ms", "added p50 ms vs direct (c=1)", 2),
-    ("c1_added_p99_ms", "added p99 ms vs direct (c=1)", 2),
-    ("stream_ttfb_p50_ms", "stream TTFB p50 ms ({streams} streams)", 2),
-    ("stream_ttfb_p99_ms", "stream TTFB p99 ms ({streams} streams)", 2),
-    ("stream_added_ttfb_p50_ms", "added stream TTFB p50 ms vs direct", 2),
-    ("stream_added_ttfb_p99_ms", "added stream TTFB p99 ms vs direct", 2),
-    ("stream_cpu_ms_per_stream", "CPU ms per stream (process under test)", 2),
-    ("stream_duration_mean_ms", "mean stream duration ms (sanity)", 0),
-    ("errors", "errors (non-2xx, socket, failed streams)", 0),
-    ("foreign_cpu_share", "cores busy with other processes (noise)", 2),
+Figures = dict[str, dict]
+
+
+def _pair(a: str, b: str, decimals: int = 2) -> Callable[[dict], str]:
+    return lambda f: f"{fmt(f.get(a), decimals)} / {fmt(f.get(b), decimals)}"
+
+
+def _one(key: str, decimals: int) -> Callable[[dict], str]:
+    return lambda f: fmt(f.get(key), decimals)
+
+
+COLUMNS: tuple[tuple[str, Callable[[dict], str]], ...] = (
+    ("req/s c16", _one("rps_c16", 0)),
+    ("req/s c64", _one("rps_c64", 0)),
+    ("p50 / p99 ms c1", _pair("c1_p50_ms", "c1_p99_ms")),
+    ("p99 ms c16", _one("c16_p99_ms", 2)),
+    ("stream TTFB p50 / p99 ms, {streams} streams", _pair("stream_ttfb_p50_ms", "stream_ttfb_p99_ms")),
+    ("CPU ms per request", _one("cpu_ms_per_req", 3)),
+    ("CPU ms per stream", _one("stream_cpu_ms_per_stream", 2)),
+    ("RSS MB after load", _one("rss_mb", 0)),
+    ("errors", _one("errors", 0)),
+    ("foreign cores (noise)", _one("foreign_cpu_share", 2)),
 )
-_ADDED = (("added_p50_ms", "p50_ms"), ("added_p99_ms", "p99_ms"), ("c1_added_p50_ms", "c1_p50_ms"),
-          ("c1_added_p99_ms", "c1_p99_ms"), ("stream_added_ttfb_p50_ms", "stream_ttfb_p50_ms"),
-          ("stream_added_ttfb_p99_ms", "stream_ttfb_p99_ms"))
-_RATIO_KEYS = ("rps", "req_per_cpu_s")
-_DELTA_KEYS = ("p50_ms", "p99_ms", "c1_p50_ms", "c1_p99_ms", "stream_ttfb_p50_ms", "stream_ttfb_p99_ms")
 
 
-def add_derived(targets: dict[str, dict]) -> None:
-    """Added latency vs direct, in place (None when direct was not measured)."""
-    direct = targets.get("direct")
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
+
+
+# (key, text, op, limit, unit, value(gateway figures, all targets)); the goals of issue 13.
+GOALS: tuple[tuple[str, str, str, float, str, Callable[[dict, Figures], float | None]], ...] = (
+    ("throughput_vs_mitmproxy", "non-streaming throughput c16 (req per CPU-second) vs bare mitmproxy",
+     ">=", 0.70, "×",
+     lambda g, t: _ratio(t.get("mitmproxy", {}).get("cpu_ms_per_req"), g.get("cpu_ms_per_req"))),
+    ("c1_p99_vs_mitmproxy", "p99 at 1 connection vs bare mitmproxy", "<=", 4.0, "×",
+     lambda g, t: _ratio(g.get("c1_p99_ms"), t.get("mitmproxy", {}).get("c1_p99_ms"))),
+    ("c16_p99_vs_mitmproxy", "p99 at 16 connections vs bare mitmproxy", "<=", 2.0, "×",
+     lambda g, t: _ratio(g.get("c16_p99_ms"), t.get("mitmproxy", {}).get("c16_p99_ms"))),
+    ("stream_ttfb_p50_added", "stream TTFB p50 over direct, ms", "<=", 3.0, " ms",
+     lambda g, t: _diff(g.get("stream_ttfb_p50_ms"), t.get("direct", {}).get("stream_ttfb_p50_ms"))),
+    ("stream_ttfb_p99", "stream TTFB p99, ms", "<=", 15.0, " ms", lambda g, t: g.get("stream_ttfb_p99_ms")),
+    ("stream_cpu_vs_mitmproxy", "CPU per stream vs bare mitmproxy", "<=", 1.5, "×",
+     lambda g, t: _ratio(g.get("stream_cpu_ms_per_stream"),
+                         t.get("mitmproxy", {}).get("stream_cpu_ms_per_stream"))),
+    ("rss_mb", "RSS of the proxy process after load, MB", "<=", 150.0, " MB", lambda g, t: g.get("rss_mb")),
+)
+
+
+def add_derived(targets: Figures) -> None:
+    """CPU per request and req per CPU-second from the c16 phase, in place."""
     for figures in targets.values():
-        for added, base in _ADDED:
-            figures[added] = figures[base] - direct[base] if direct else None
+        ok, cpu_s = figures.get("requests_c16"), figures.get("cpu_s_c16")
+        figures["cpu_ms_per_req"] = cpu_s * 1000 / ok if ok and cpu_s else None
+        figures["req_per_cpu_s"] = ok / cpu_s if ok and cpu_s else None
 
 
-def ratios(targets: dict[str, dict]) -> dict[str, dict]:
-    gateway = targets.get("gateway")
+def check_goals(targets: Figures) -> dict[str, dict]:
+    """{target: {goal key: {goal, op, limit, value, met}}} for the gateway rows measured."""
     out: dict[str, dict] = {}
-    for peer in PEERS:
-        other = targets.get(peer)
-        if not gateway or not other:
+    for name in GATEWAYS:
+        figures = targets.get(name)
+        if figures is None:
             continue
-        entry = {f"{k}_ratio": gateway[k] / other[k] if other[k] else None for k in _RATIO_KEYS}
-        entry.update({f"{k}_delta": gateway[k] - other[k] for k in _DELTA_KEYS})
-        out[f"gateway_vs_{peer}"] = entry
+        out[name] = {}
+        for key, text, op, limit, unit, value_of in GOALS:
+            value = value_of(figures, targets)
+            met = None if value is None else (value >= limit if op == ">=" else value <= limit)
+            out[name][key] = {"goal": text, "op": op, "limit": limit, "unit": unit, "value": value,
+                              "met": met}
     return out
 
 
-def check_goals(targets: dict[str, dict]) -> dict[str, dict]:
-    gateway = targets.get("gateway")
-    out = {}
-    for key, (op, limit, text) in GOALS.items():
-        value = gateway.get(key) if gateway else None
-        met = None if value is None else (value >= limit if op == ">=" else value <= limit)
-        out[key] = {"goal": text, "limit": limit, "op": op, "value": value, "met": met}
-    return out
-
-
-def _fmt(value, decimals: int) -> str:
+def fmt(value: float | None, decimals: int) -> str:
     if value is None:
         return "–"
     return f"{value:,.{decimals}f}".replace(",", " ")
 
 
-def _ratio_cells(key: str, targets: dict[str, dict], decimals: int) -> list[str]:
-    gateway = targets.get("gateway")
-    cells = []
-    for peer in _peers(targets):
-        other = targets.get(peer)
-        if not gateway or not other or gateway.get(key) is None or other.get(key) is None:
-            cells.append("–")
-        elif key in _RATIO_KEYS:
-            cells.append(f"{gateway[key] / other[key]:.2f}×" if other[key] else "–")
-        elif key in _DELTA_KEYS:
-            cells.append(f"{gateway[key] - other[key]:+.{decimals}f}")
-        else:
-            cells.append("")
-    return cells
+def _verdict(goal: dict) -> str:
+    if goal["value"] is None:
+        return "–"
+    mark = {True: "met", False: "NOT MET", None: "–"}[goal["met"]]
+    return f"{goal['value']:.2f}{goal['unit']} ({mark})"
 
 
-def _goal_cell(key: str, goals: dict[str, dict]) -> str:
-    goal = goals.get(key)
-    if not goal:
-        return ""
-    verdict = {True: "met", False: "MISSED", None: "–"}[goal["met"]]
-    return f"{goal['op']} {goal['limit']:g}: {verdict}"
-
-
-def _peers(targets: dict[str, dict]) -> list[str]:
-    return [p for p in PEERS if p in targets] if "gateway" in targets else []
-
-
-def table_rows(result: dict) -> list[list[str]]:
+def main_rows(result: dict) -> list[list[str]]:
     targets, meta = result["targets"], result["meta"]
-    names = [t for t in TARGETS if t in targets]
-    header = ["metric", *names, *(PEER_LABELS[p] for p in _peers(targets)), "goal (gateway)"]
-    rows = [header]
-    for key, label, decimals in ROWS:
-        cells = [_fmt(targets[t].get(key), decimals) for t in names]
-        rows.append([label.format(**meta), *cells, *_ratio_cells(key, targets, decimals),
-                     _goal_cell(key, result["goals"])])
+    rows = [["", *(title.format(**meta) for title, _ in COLUMNS)]]
+    rows += [[LABELS[t], *(cell(targets[t]) for _, cell in COLUMNS)] for t in TARGETS if t in targets]
+    return rows
+
+
+def goal_rows(result: dict) -> list[list[str]]:
+    goals = result["goals"]
+    names = [n for n in GATEWAYS if n in goals]
+    rows = [["goal (issue 13)", "limit", *(LABELS[n] for n in names)]]
+    for key, text, op, limit, unit, _ in GOALS:
+        rows.append([text, f"{op} {limit:g}{unit}", *(_verdict(goals[n][key]) for n in names)])
+    return rows
+
+
+def worker_rows(result: dict) -> list[list[str]]:
+    runs = result.get("workers") or []
+    rows = [["--workers", "req/s c16", "CPU ms per request (all workers)", "vs 1 worker",
+             "RSS MB per worker"]]
+    base = next((r["cpu_ms_per_req"] for r in runs if r["workers"] == 1), None)
+    for run in runs:
+        ratio = _ratio(run["cpu_ms_per_req"], base)
+        rows.append([str(run["workers"]), fmt(run["rps"], 0), fmt(run["cpu_ms_per_req"], 3),
+                     f"{ratio:.2f}×" if ratio else "–", " / ".join(fmt(m, 0) for m in run["rss_mb"])])
     return rows
 
 
@@ -127,26 +139,43 @@ def render_text(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(result: dict, rows: list[list[str]]) -> str:
+def _markdown(rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0]),
+            *("| " + " | ".join(r) + " |" for r in rows[1:])]
+
+
+def sections(result: dict) -> list[tuple[str, list[list[str]]]]:
+    out = [("Per target", main_rows(result))]
+    if result["goals"]:
+        out.append(("Goals", goal_rows(result)))
+    if result.get("workers"):
+        out.append(("Workers (CPU per request should stay flat)", worker_rows(result)))
+    return out
+
+
+def render_stdout(result: dict) -> str:
+    return "\n\n".join(f"{title}\n{render_text(rows)}" for title, rows in sections(result))
+
+
+def render_markdown(result: dict) -> str:
     meta = result["meta"]
     out = ["# Gateway benchmark", "",
            f"{meta['started']} · {meta['cpus']} CPUs · load generator: {meta['load_generator']} · "
            f"{meta['duration']:g} s per phase · proxy under test pinned to core {meta['proxy_core']}, "
-           f"load generator and mock on core {meta['load_core']}", "",
-           "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+           f"load generator and mock on core {meta['load_core']}", ""]
+    for title, rows in sections(result):
+        out += [f"## {title}", "", *_markdown(rows), ""]
     failed = result.get("failed") or {}
     if failed:
-        out += ["", "Not measured:", *[f"- {name}: {msg.strip().splitlines()[-1] if msg.strip() else '?'}"
-                                       for name, msg in failed.items()]]
-    out += ["", "Notes:", *[f"- {n}" for n in meta["notes"]], ""]
+        out += ["Not measured:", *[f"- {name}: {msg.strip().splitlines()[-1] if msg.strip() else '?'}"
+                                   for name, msg in failed.items()], ""]
+    out += ["Notes:", *[f"- {n}" for n in meta["notes"]], ""]
     return "\n".join(out)
 
 
 def write(result: dict, outdir: Path) -> tuple[Path, Path]:
     outdir.mkdir(parents=True, exist_ok=True)
-    rows = table_rows(result)
     json_path, md_path = outdir / "latest.json", outdir / "latest.md"
     json_path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
-    md_path.write_text(render_markdown(result, rows))
+    md_path.write_text(render_markdown(result))
     return json_path, md_path

@@ -1,12 +1,13 @@
-"""Benchmark the gateway against the same mock provider called directly and through a plain
-aiohttp pass-through, in one run:
+"""Issue 13's benchmark in one run: the gateway (and the gateway for an org with DLP on) against
+the same mock provider called directly, through a plain aiohttp pass-through and through bare
+mitmproxy with a no-op addon:
 
-    .venv/bin/python bench/run.py [--duration 10] [--quick] [--only gateway] [--load-generator wrk]
+    .venv/bin/python bench/run.py [--duration 8] [--quick] [--only gateway] [--no-workers]
 
-Per target: non-streaming req/s at a fixed concurrency (wrk, keep-alive) with p50/p99 latency,
-the same at concurrency 1, streaming time-to-first-SSE-event at 64 concurrent streams, and the
-CPU seconds of the process under test per request ("req per CPU-second": the one-core figure on a
-machine where the load generator shares the CPU). The proxy under test runs on core 0; the load
+Per target: non-streaming req/s at 16 and 64 connections (wrk, keep-alive), p50/p99 at 1 and 16,
+streaming time-to-first-SSE-event at 64 concurrent streams, CPU per request and per stream of the
+process under test, and its RSS after the load; then the goals as ratios (met / not met), and
+CPU per request at `--workers 1` and `2`. The proxy under test runs on core 0; the load
 generator, this script and the mock provider on core 1. Writes bench/results/latest.{json,md}.
 All traffic stays on 127.0.0.1; every child process is stopped on exit, Ctrl-C or error.
 """
@@ -28,37 +29,42 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import _load, _procs, _report  # noqa: E402
+from bench import _load, _procs, _report, _workers  # noqa: E402
 from bench._load import Call  # noqa: E402
 
 BUSY_WARNING = 0.25  # cores used by foreign processes, on average, before the figures are flagged
 NOTES = [
     "req/s and latency: closed loop at a fixed concurrency over keep-alive connections; at saturation "
-    "latency ≈ concurrency / throughput, so the c=1 rows show the per-call overhead without queueing.",
+    "latency ≈ concurrency / throughput, so the c1 figures show the per-call overhead without queueing.",
     "p50/p99 of non-streaming calls include wrk's coordinated-omission correction (the Python "
     "fallback applies the same): a stall of S ms also counts the calls that connection would have "
     "sent meanwhile, so pauses (e.g. garbage collection) show in p99 as a user would feel them.",
-    "req per CPU-second: requests completed ÷ (utime+stime of the process under test, all threads, "
-    "/proc/<pid>/stat) — the mock provider for direct, the proxy for pass-through and gateway.",
+    "CPU per request: utime+stime of the process under test (all threads, /proc/<pid>/stat) during "
+    "the c16 phase ÷ requests — the mock provider for direct. The throughput goal compares its "
+    "inverse (req per CPU-second), which equals req/s on an otherwise idle core and is not lowered "
+    "when other processes share that core.",
     "stream TTFB: from sending the request to the arrival of the first SSE `data:` event; streams run "
     "back to back on every one of the concurrent connections, samples from the warm-up are dropped.",
+    "RSS: VmRSS of the process under test right after its load (of each worker in the workers section).",
     "gateway: the normal `llm-gateway proxy` command (one process, auth on, all plugins from the entry "
-    "points, SQLite in a temporary data dir, its per-call log line included).",
+    "points, SQLite in a temporary data dir, its per-call log line included); gateway_dlp: the same, "
+    "with a key of an org that has DLP on (every prompt scanned, placeholders restored in the answer).",
 ]
+LEVELS = (16, 64)  # non-streaming connections measured per target
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Benchmark direct vs pass-through vs gateway.")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured phase")
+    parser = argparse.ArgumentParser(description="Benchmark the gateway against its baselines (issue 13).")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each phase")
-    parser.add_argument("--concurrency", type=int, default=32, help="non-streaming connections")
     parser.add_argument("--streams", type=int, default=64, help="concurrent streams")
     parser.add_argument("--chunk-delay-ms", type=int, default=50, help="mock delay between SSE chunks")
     parser.add_argument("--stream-words", type=int, default=20, help="words in the streamed answer")
     parser.add_argument("--only", action="append", choices=_report.TARGETS,
                         help="measure only this target (repeatable)")
-    parser.add_argument("--with-mitmproxy", action="store_true",
-                        help="also measure a bare mitmproxy Master with a no-op addon (calibration)")
+    parser.add_argument("--with-mitmproxy", action="store_true", help=argparse.SUPPRESS)  # now the default
+    parser.add_argument("--max-workers", type=int, default=2, help="workers section: 1 … N (0: skip)")
+    parser.add_argument("--no-workers", action="store_true", help="skip the workers section")
     parser.add_argument("--quick", action="store_true", help="a few seconds in all: a smoke test")
     parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-install", action="store_true", help="never try to apt-get install wrk")
@@ -67,10 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.duration, args.warmup, args.streams = 1.0, 0.3, min(args.streams, 16)
         args.chunk_delay_ms, args.stream_words = 10, 8
-    if args.duration <= 0 or args.duration > 600 or args.concurrency < 1 or args.streams < 1:
-        parser.error("--duration must be in (0, 600], --concurrency and --streams at least 1")
-    wanted = set(args.only or _report.DEFAULT_TARGETS) | ({"mitmproxy"} if args.with_mitmproxy else set())
+    if args.duration <= 0 or args.duration > 600 or args.streams < 1 or args.max_workers < 0:
+        parser.error("--duration must be in (0, 600], --streams at least 1, --max-workers at least 0")
+    wanted = set(args.only or _report.TARGETS)
     args.targets = [t for t in _report.TARGETS if t in wanted]
+    args.worker_counts = [] if args.no_workers else list(range(1, args.max_workers + 1))
     return args
 
 
@@ -80,6 +87,7 @@ class Bench:
         cpus = sorted(os.sched_getaffinity(0))
         self.proxy_core, self.load_core = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
         self.wrk = None
+        self.keys: dict[str, str] = {}
         if args.load_generator != "python":
             self.wrk = _procs.ensure_wrk(allow_install=not args.no_install)
             if self.wrk is None and args.load_generator == "wrk":
@@ -103,30 +111,42 @@ class Bench:
                 "OPENAI_API_KEY": "sk-bench", "ANTHROPIC_BASE_URL": self.mock_url,
                 "ANTHROPIC_API_KEY": "sk-bench", "OLLAMA_BASE_URL": self.mock_url}
 
-    def start_proxy(self, name: str) -> tuple[_procs.Child, str]:
+    def start_proxy(self, name: str, workers: int = 1, pinned: bool = True) -> tuple[_procs.Child, str]:
         port = _procs.free_port()
+        core = self.proxy_core if pinned else None
         if name in ("passthrough", "mitmproxy"):
             script = "passthrough.py" if name == "passthrough" else "bare_mitmproxy.py"
-            argv = [sys.executable, str(ROOT / "bench" / script), "--port", str(port), "--upstream", self.mock_url]
-            child = self.children.start(name, argv, self.proxy_core)
+            argv = [sys.executable, str(ROOT / "bench" / script), "--port", str(port),
+                    "--upstream", self.mock_url]
+            child = self.children.start(name, argv, core)
         else:
-            argv = [sys.executable, "-m", "gateway.cli", "proxy", "--host", _procs.LOOPBACK, "--port", str(port)]
-            child = self.children.start(name, argv, self.proxy_core, env=self.gateway_env())
+            argv = [sys.executable, "-m", "gateway.cli", "proxy", "--host", _procs.LOOPBACK,
+                    "--port", str(port), "--workers", str(workers)]
+            child = self.children.start(f"{name}-w{workers}", argv, core, env=self.gateway_env())
         _procs.wait_listening(child, port)
         return child, f"http://{_procs.LOOPBACK}:{port}"
 
-    def gateway_key(self) -> str:
-        env = self.gateway_env()
-        _procs.run_cli(["orgs", "create", "bench", "--name", "Bench"], env)
-        _procs.run_cli(["users", "create", "b@bench.test", "--name", "B", "--org", "bench"], env)
-        return _procs.run_cli(["keys", "create", "--user", "b@bench.test"], env).strip().splitlines()[-1]
+    def gateway_key(self, name: str) -> str:
+        """A key of a user in the org `bench` (DLP off) or `bench-dlp` (DLP on), created once."""
+        if name not in self.keys:
+            env, dlp = self.gateway_env(), name == "gateway_dlp"
+            org = "bench-dlp" if dlp else "bench"
+            _procs.run_cli(["orgs", "create", org, "--name", org, *(["--dlp"] if dlp else [])], env)
+            _procs.run_cli(["users", "create", f"b@{org}.test", "--name", "B", "--org", org], env)
+            self.keys[name] = _procs.run_cli(["keys", "create", "--user", f"b@{org}.test"],
+                                             env).strip().splitlines()[-1]
+        return self.keys[name]
 
     # -- measuring ---------------------------------------------------------------------------------
 
-    def calls(self, base_url: str, model: str, key: str) -> tuple[Call, Call]:
+    def calls(self, base_url: str, name: str) -> tuple[Call, Call]:
+        gateway = name.startswith("gateway")
+        key = self.gateway_key(name) if gateway else "sk-bench"
+        model = "openai/gpt-4o-mini" if gateway else "gpt-4o-mini"
         url = base_url + "/v1/chat/completions"
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-        plain = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+        # An e-mail address in the prompt: with DLP on it is replaced and restored on every call.
+        plain = {"model": model, "messages": [{"role": "user", "content": "hello, I am ada@example.com"}]}
         words = " ".join(f"word{i}" for i in range(self.args.stream_words))
         streamed = {"model": model, "stream": True, "messages": [{"role": "user", "content": words}]}
         return (Call(url, json.dumps(plain).encode(), headers),
@@ -150,7 +170,7 @@ class Bench:
                   f"its log ends with:\n{under_test.log_tail(15)}", file=sys.stderr, flush=True)
         if figures["foreign_cpu_share"] > BUSY_WARNING:
             print(f"bench: warning: other processes used {figures['foreign_cpu_share']:.2f} cores during "
-                  f"{name}; latency figures are unreliable (req per CPU-second is not affected)",
+                  f"{name}; latency figures are unreliable (CPU per request is not affected)",
                   file=sys.stderr, flush=True)
         return figures
 
@@ -159,18 +179,29 @@ class Bench:
         return _procs.own_seconds() + sum(c.cpu() for c in children)
 
     def _measure(self, name: str, under_test: _procs.Child, plain: Call, streamed: Call) -> dict:
-        args = self.args
+        args, figures, errors = self.args, {}, 0
         _preflight(plain, streamed)
-        print(f"bench: {name}: non-streaming, {args.concurrency} connections …", file=sys.stderr, flush=True)
-        _load.python_load(plain, args.concurrency, args.warmup)
-        cpu0, mock0 = under_test.cpu(), self.mock.cpu()
-        loaded = self.non_streaming(plain, args.concurrency, args.duration, f"{name}-c{args.concurrency}")
-        cpu_s, mock_cpu_s = under_test.cpu() - cpu0, self.mock.cpu() - mock0
+        _load.python_load(plain, 16, args.warmup)
+        for level in LEVELS:
+            print(f"bench: {name}: non-streaming, {level} connections …", file=sys.stderr, flush=True)
+            cpu0 = under_test.cpu()
+            loaded = self.non_streaming(plain, level, args.duration, f"{name}-c{level}")
+            figures.update({f"rps_c{level}": loaded["rps"], f"c{level}_p50_ms": loaded["p50_ms"],
+                            f"c{level}_p99_ms": loaded["p99_ms"], f"requests_c{level}": loaded["ok"],
+                            f"cpu_s_c{level}": under_test.cpu() - cpu0})
+            errors += loaded["non_2xx"] + loaded["socket_errors"]
         print(f"bench: {name}: one connection …", file=sys.stderr, flush=True)
         single = self.non_streaming(plain, 1, max(1.0, args.duration / 2), f"{name}-c1")
+        figures.update(rps_c1=single["rps"], c1_p50_ms=single["p50_ms"], c1_p99_ms=single["p99_ms"])
         print(f"bench: {name}: {args.streams} streams …", file=sys.stderr, flush=True)
         streams = _load.stream_load(streamed, args.streams, args.warmup, args.duration, under_test.cpu)
-        return _figures(loaded, single, streams, cpu_s, mock_cpu_s)
+        figures.update({
+            "stream_ttfb_p50_ms": streams["ttfb_p50_ms"], "stream_ttfb_p99_ms": streams["ttfb_p99_ms"],
+            "stream_count": streams["streams"], "stream_frames_mean": streams["frames_mean"],
+            "stream_duration_mean_ms": streams["duration_mean_ms"],
+            "stream_cpu_ms_per_stream": streams["cpu_ms_per_stream"], "stream_failures": streams["failures"],
+            "errors": errors + single["non_2xx"] + single["socket_errors"] + streams["failed"]})
+        return figures
 
     def run(self) -> dict:
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -185,21 +216,27 @@ class Bench:
                 # One broken target (say, a gateway that does not start) must not lose the others.
                 failed[name] = str(exc)[-4000:]
                 print(f"bench: {name} failed: {exc}", file=sys.stderr, flush=True)
+        workers: list[dict] = []
+        if self.args.worker_counts:
+            _procs.pin_self(None)
+            try:
+                workers = _workers.measure(self, self.args.worker_counts, self.non_streaming)
+            except (RuntimeError, OSError, urllib.error.URLError) as exc:
+                failed["workers"] = str(exc)[-4000:]
+                print(f"bench: workers failed: {exc}", file=sys.stderr, flush=True)
         _report.add_derived(targets)
-        result = {"meta": self.meta(started), "targets": targets, "failed": failed,
-                  "ratios": _report.ratios(targets)}
-        result["goals"] = _report.check_goals(targets)
-        return result
+        return {"meta": self.meta(started), "targets": targets, "failed": failed,
+                "goals": _report.check_goals(targets), "workers": workers}
 
     def run_target(self, name: str) -> dict:
         if name == "direct":
-            return self.measure(name, self.mock, *self.calls(self.mock_url, "gpt-4o-mini", "sk-bench"))
-        key = self.gateway_key() if name == "gateway" else "sk-bench"
-        model = "openai/gpt-4o-mini" if name == "gateway" else "gpt-4o-mini"
+            return self.measure(name, self.mock, *self.calls(self.mock_url, name))
+        if name.startswith("gateway"):
+            self.gateway_key(name)  # the CLI writes the database before the proxy starts
         child, url = self.start_proxy(name)
         try:
-            figures = self.measure(name, child, *self.calls(url, model, key))
-            figures["process_rss_mb"] = _rss_mb(child.pid)
+            figures = self.measure(name, child, *self.calls(url, name))
+            figures["rss_mb"] = _procs.rss_mb(child.pid)
             return figures
         finally:
             self.children.stop(child)
@@ -208,24 +245,9 @@ class Bench:
         a = self.args
         return {"started": started, "cpus": os.cpu_count(), "proxy_core": self.proxy_core,
                 "load_core": self.load_core, "load_generator": "wrk" if self.wrk else "python-aiohttp",
-                "duration": a.duration, "warmup": a.warmup, "concurrency": a.concurrency, "streams": a.streams,
+                "duration": a.duration, "warmup": a.warmup, "levels": list(LEVELS), "streams": a.streams,
                 "chunk_delay_ms": a.chunk_delay_ms, "stream_words": a.stream_words, "quick": a.quick,
                 "python": sys.version.split()[0], "notes": NOTES}
-
-
-def _figures(loaded: dict, single: dict, streams: dict, cpu_s: float, mock_cpu_s: float) -> dict:
-    ok = loaded["ok"]
-    return {
-        "rps": loaded["rps"], "p50_ms": loaded["p50_ms"], "p99_ms": loaded["p99_ms"], "requests": ok,
-        "cpu_s": cpu_s, "req_per_cpu_s": ok / cpu_s if cpu_s > 0 else None, "mock_cpu_s": mock_cpu_s,
-        "c1_rps": single["rps"], "c1_p50_ms": single["p50_ms"], "c1_p99_ms": single["p99_ms"],
-        "stream_ttfb_p50_ms": streams["ttfb_p50_ms"], "stream_ttfb_p99_ms": streams["ttfb_p99_ms"],
-        "stream_count": streams["streams"], "stream_frames_mean": streams["frames_mean"],
-        "stream_duration_mean_ms": streams["duration_mean_ms"],
-        "stream_cpu_ms_per_stream": streams["cpu_ms_per_stream"], "stream_failures": streams["failures"],
-        "errors": (loaded["non_2xx"] + loaded["socket_errors"] + single["non_2xx"] + single["socket_errors"]
-                   + streams["failed"]),
-    }
 
 
 def _preflight(plain: Call, streamed: Call) -> None:
@@ -243,15 +265,6 @@ def _post_json(url: str, doc: dict) -> None:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as resp:
         resp.read()
-
-
-def _rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            line = next(l for l in fh if l.startswith("VmRSS:"))
-        return int(line.split()[1]) / 1024
-    except (OSError, StopIteration, ValueError):
-        return None
 
 
 def _raise_interrupt(signum, _frame):
@@ -275,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             children.stop_all()
     json_path, md_path = _report.write(result, args.out)
-    print(_report.render_text(_report.table_rows(result)))
+    print(_report.render_stdout(result))
     print(f"\nwrote {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path} "
           f"and {md_path.name}")
     if result["failed"]:
