@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, event, select, update
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import Revision
@@ -90,9 +90,10 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def bump_revision(session: Session) -> None:
     """Count one change, inside the caller's transaction; processes polling the counter reload
     their caches once the caller commits."""
-    result = session.execute(
+    # Session.execute is typed as returning a plain Result; for an UPDATE it is a CursorResult.
+    result = cast(CursorResult[Any], session.execute(
         update(Revision).where(Revision.id == 1).values(value=Revision.value + 1)
-    )
+    ))
     if result.rowcount == 0:  # a database built without the migration's seed row
         session.add(Revision(id=1, value=1))
         session.flush()

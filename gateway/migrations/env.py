@@ -8,6 +8,7 @@ never depends on every plugin importing cleanly)."""
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -32,7 +33,7 @@ def _url() -> str:
     return str(url or Settings.from_env().database_url)
 
 
-def _configure(**kwargs: object) -> None:
+def _configure(**kwargs: Any) -> None:  # alembic's own keyword arguments, passed through
     context.configure(target_metadata=target_metadata, compare_type=True, **kwargs)
 
 

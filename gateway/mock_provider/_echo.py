@@ -115,7 +115,7 @@ def last_user_text(items: list[dict[str, Any]]) -> str:
 def last_turn(items: list[dict[str, Any]]) -> dict[str, Any]:
     """The newest message that is not a system or developer note (agents append those after the
     user's turn)."""
-    for item in reversed(items):
+    for item in items[::-1]:
         if item.get("role") not in ("system", "developer"):
             return item
     return items[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from aiohttp import web
 
@@ -53,7 +54,7 @@ def error_response(flavour: str, status: int, message: str | None = None) -> web
     )
 
 
-def _error_body(flavour: str, status: int, message: str) -> dict:
+def _error_body(flavour: str, status: int, message: str) -> dict[str, Any]:
     if flavour == ANTHROPIC:
         kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return {"type": "error", "error": {"type": kind, "message": message}}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from gateway.mock_provider._context import context
+from gateway.mock_provider._context import Context, context
 from gateway.mock_provider._echo import count_tokens, last_user_text, text_length, words
 from gateway.mock_provider._errors import BadRequest
 
@@ -78,7 +79,10 @@ async def embed(request: web.Request) -> web.Response:
                               "prompt_eval_count": max(1, sum(len(str(i)) for i in items) // 4)})
 
 
-async def _answer(request, ctx, text: str, prompt_chars: int, shape) -> web.StreamResponse:
+async def _answer(
+    request: web.Request, ctx: Context, text: str, prompt_chars: int,
+    shape: Callable[[str], dict[str, Any]],
+) -> web.StreamResponse:
     final = {"done": True, "done_reason": "stop", "total_duration": 1000,
              "prompt_eval_count": max(1, prompt_chars // 4), "eval_count": count_tokens(text)}
     if ctx.body.get("stream", True) is False:  # Ollama streams unless told not to

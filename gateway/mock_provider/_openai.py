@@ -153,7 +153,7 @@ def _chunks(reply: Reply, model: str, include_usage: bool) -> list[dict[str, Any
 
 def _deltas(reply: Reply) -> list[dict[str, Any]]:
     if not reply.tool:
-        first = {"role": "assistant", "content": "", "refusal": None}
+        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
         return [first] + [{"content": piece} for piece in words(reply.text)]
     call = reply.tool
     opening = {

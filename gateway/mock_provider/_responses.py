@@ -99,7 +99,9 @@ def _text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-def _response(ctx: Context, rid: str, status: str, output: list, usage: dict | None) -> dict[str, Any]:
+def _response(
+    ctx: Context, rid: str, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None
+) -> dict[str, Any]:
     body = ctx.body
     incomplete = {"reason": "max_output_tokens"} if status == "incomplete" else None
     return {
@@ -149,7 +151,7 @@ def _events(ctx: Context, reply: Reply, item: dict[str, Any]) -> list[dict[str, 
 
 
 def _opening(item: dict[str, Any]) -> dict[str, Any]:
-    empty = {"arguments": ""} if item["type"] == "function_call" else {"content": []}
+    empty: dict[str, Any] = {"arguments": ""} if item["type"] == "function_call" else {"content": []}
     return {**item, "status": "in_progress", **empty}
 
 

@@ -87,7 +87,7 @@ def _error_status(value: str | None) -> int | None:
 
 
 def _truthy(value: str | None) -> bool:
-    return bool(value) and value.strip().lower() not in ("0", "false", "no", "off")
+    return bool(value and value.strip().lower() not in ("0", "false", "no", "off"))
 
 
 def _stall_kind(value: str | None) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 from mitmproxy.http import Headers
 
 from gateway.call import Call, Endpoint, Principal
+from gateway.host import PluginHost
 
 DEFAULT_MESSAGES = ({"role": "user", "content": "hello"},)
 
@@ -22,10 +23,10 @@ def tprincipal(**fields: Any) -> Principal:
     return Principal(**values)
 
 
-def tcall(model: str = "openai/gpt-4o-mini", messages: list[dict] | None = None, *,
+def tcall(model: str = "openai/gpt-4o-mini", messages: list[dict[str, Any]] | None = None, *,
           endpoint: Endpoint = Endpoint.CHAT, body: dict[str, Any] | None = None,
           headers: Mapping[str, str] | None = None, principal: Principal | None = None,
-          stream: bool = False, ctx: Any = None) -> Call:
+          stream: bool = False, ctx: PluginHost | None = None) -> Call:
     """A parsed, authenticated call, as the hooks after `gateway_authenticate` see it. `body`
     replaces the default chat body; headers are case-insensitive, as in a running gateway."""
     if body is None:

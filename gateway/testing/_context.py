@@ -16,7 +16,7 @@ import yaml
 from gateway import catalog
 from gateway.call import Call
 from gateway.context import GatewayContext, open_context
-from gateway.pluginmanager import Hooks, load_file, make_plugin_manager
+from gateway.pluginmanager import GatewayPluginManager, Hooks, load_file, make_plugin_manager
 from gateway.settings import Settings
 
 
@@ -65,8 +65,8 @@ def config_file(folder: Path, plugins: dict[str, Any] | None) -> Path:
     return path
 
 
-def plugin_manager_for(plugins: tuple[Any, ...], entry_points: bool,
-                       plugins_dir: Path | None) -> Any:
+def plugin_manager_for(plugins: tuple[object, ...], entry_points: bool,
+                       plugins_dir: Path | None) -> GatewayPluginManager:
     """Paths become modules registered under their stem, as a plugins folder would do."""
     extra = [(Path(p).stem, load_file(Path(p))) if isinstance(p, (str, Path)) else p
              for p in plugins]
@@ -75,7 +75,7 @@ def plugin_manager_for(plugins: tuple[Any, ...], entry_points: bool,
 
 
 @contextlib.contextmanager
-def context(*plugins: Any, config: dict[str, Any] | None = None, entry_points: bool = False,
+def context(*plugins: object, config: dict[str, Any] | None = None, entry_points: bool = False,
             plugins_dir: Path | None = None, env: dict[str, str] | None = None,
             ) -> Iterator[PluginContext]:
     """`plugins` (and, with `entry_points=True`, the installed ones) over a throwaway database,
@@ -94,6 +94,6 @@ def context(*plugins: Any, config: dict[str, Any] | None = None, entry_points: b
             hooks.shutdown(ctx)
         finally:
             ctx.close()
-            ctx.engine.dispose()  # type: ignore[attr-defined]
+            ctx.engine.dispose()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

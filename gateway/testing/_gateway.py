@@ -15,7 +15,7 @@ from typing import Any
 from gateway import admin_ops
 from gateway.context import GatewayContext, open_context
 from gateway.mock_provider import MockState, RunningMock, serve_in_thread
-from gateway.pluginmanager import Hooks
+from gateway.pluginmanager import GatewayPluginManager, Hooks
 from gateway.server import ProxyServer
 from gateway.settings import Settings
 from gateway.testing._context import config_file, plugin_manager_for, write_config
@@ -80,7 +80,7 @@ class TestGateway:
 
 
 @contextlib.contextmanager
-def gateway(*plugins: Any, config: dict[str, Any] | None = None, entry_points: bool = True,
+def gateway(*plugins: object, config: dict[str, Any] | None = None, entry_points: bool = True,
             plugins_dir: Path | None = None, env: dict[str, str] | None = None,
             database_url: str | None = None) -> Iterator[TestGateway]:
     """Start the gateway with the installed plugins (unless `entry_points=False`), then
@@ -111,13 +111,13 @@ def _settings(folder: Path, mock: RunningMock, config: dict[str, Any] | None,
     return Settings.from_env({**values, **(env or {})})
 
 
-def _start(settings: Settings, mock: RunningMock, pm: Any) -> TestGateway:
+def _start(settings: Settings, mock: RunningMock, pm: GatewayPluginManager) -> TestGateway:
     ctx = open_context(settings, Hooks(pm))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="test-gateway", daemon=True)
     thread.start()
     server = ProxyServer(ctx, "127.0.0.1", 0)
-    stops = [ctx.engine.dispose, ctx.close, lambda: _stop_loop(loop, thread)]
+    stops: list[Callable[[], None]] = [ctx.engine.dispose, ctx.close, lambda: _stop_loop(loop, thread)]
     try:
         port = asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
     except BaseException:
