@@ -17,7 +17,11 @@ def standing(*, user_id: int | None = None, org_id: int | None = None,
     metering = api("metering")
     if metering is None or not hasattr(metering, "cap_standing"):
         return []
-    # A bad `metering:` section raises here as it does in the proxy: the page shows the error.
-    section = model_config().section("metering")
-    return list(metering.cap_standing(get_db(), section, datetime.now(UTC), user_id=user_id,
-                                      org_id=org_id, app_id=app_id))
+    try:
+        return list(metering.cap_standing(get_db(), model_config().section("metering"),
+                                          datetime.now(UTC), user_id=user_id, org_id=org_id,
+                                          app_id=app_id))
+    except ValueError:
+        # A `metering:` section the proxy refuses too (it keeps its last good one): better
+        # a page without caps than no page at all for a member.
+        return []

@@ -4,7 +4,6 @@ the features I may opt into."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -15,7 +14,7 @@ from admin_web import features
 from admin_web.access import EVERYONE, allow
 from admin_web.db import get_db
 from admin_web.sources import api, model_config
-from admin_web.views import _keys
+from admin_web.views import _caps, _keys
 from admin_web.writes import FAILED, attempt, checkbox, field
 from gateway.db.models import User
 
@@ -35,9 +34,10 @@ def render(new_key: str | None = None) -> str:
     week_start = start_of_week(now)
     queries = api("metering")
     usage = queries.user_usage(session, user.id, week_start, now, now) if queries else None
+    caps = _caps.standing(user_id=user.id)
     return render_template(
         "me.html", user=user, usage=usage, week_start=week_start,
-        week_end=week_start + timedelta(days=7), cap=cap_view(usage, user.weekly_cap_usd),
+        week_end=week_start + timedelta(days=7), cap=cap_view(caps), caps=caps,
         keys=_keys.keys_of(session, user), new_key=new_key,
         features=features.for_user(session, user.id))
 
@@ -54,13 +54,15 @@ def start_of_week(now: datetime) -> datetime:
     return day - timedelta(days=(day.weekday() - first_day) % 7)
 
 
-def cap_view(usage: dict[str, Any] | None, cap: Decimal | None) -> dict[str, Any] | None:
-    if usage is None or cap is None:
+def cap_view(caps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The meter of my weekly cap, from where the proxy's cap check has it (its ledger, not the
+    usage rollups: a cap set mid-week counts from then on)."""
+    mine = next((c for c in caps if c["scope"] == "user"), None)
+    if mine is None:
         return None
-    spent = usage["cost_usd"]
-    share = float(spent / cap) if cap > 0 else 1.0
-    return {"cap": cap, "spent": spent, "left": max(Decimal(0), cap - spent),
-            "share": min(share, 1.0), "over": spent >= cap,
+    share = mine["share"]
+    return {"cap": mine["cap_usd"], "spent": mine["spent_usd"], "left": mine["remaining_usd"],
+            "share": min(share, 1.0), "over": mine["reached"],
             "level": "danger" if share >= 0.9 else "warn" if share >= 0.7 else "ok"}
 
 
