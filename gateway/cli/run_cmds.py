@@ -153,6 +153,9 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         checks.append((args.host, args.intercept_port, "interception proxy", "--intercept-port"))
     if not args.reuse_port and _first_problem(*checks):
         return 1
+    from gateway.mitm_imports import skip_default_addons
+
+    skip_default_addons()  # before mitmproxy loads: its 31 default addons cost ~16 MB per worker
     from gateway.context import open_context
     from gateway.pluginmanager import Hooks, plugin_manager
     from gateway.server import serve_forever

@@ -12,14 +12,16 @@ LF: spreadsheets split rows on a bare CR too, and a cell after it could start a 
 from __future__ import annotations
 
 import csv
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import RequestLog
 from plugins.metering._models import StoredBodies
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = {
     "created_at": "time", "request_id": "request_id", "endpoint": "endpoint",
@@ -49,6 +51,8 @@ def _query(user_id: int):
 
 def write_user_csv(session: Session, user_id: int, out: IO[str]) -> int:
     """Write the CSV to `out`; returns the number of calls written."""
+    import pandas as pd  # here, not at the top: proxy processes load this plugin and never export
+
     total, header = 0, True
     result = session.execute(_query(user_id).execution_options(yield_per=CHUNK))
     for rows in result.partitions(CHUNK):
@@ -62,6 +66,8 @@ def write_user_csv(session: Session, user_id: int, out: IO[str]) -> int:
 
 
 def _write_frame(frame: pd.DataFrame, out: IO[str], header: bool) -> None:
+    import pandas as pd
+
     frame = frame.rename(columns=COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     frame["cost_usd"] = frame["cost_usd"].map(lambda d: f"{d:f}" if d is not None else "")
