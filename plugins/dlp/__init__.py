@@ -13,6 +13,7 @@ import argparse
 from collections.abc import Generator
 
 from gateway.call import Attempt, Call, Endpoint, ResponseFilter
+from gateway.host import PluginHost
 from gateway.pluginmanager import hookimpl
 from plugins.dlp import (
     _models,  # noqa: F401  (registers the tables on the metadata)
@@ -26,7 +27,7 @@ NO_TEXT_ANSWERS = (Endpoint.EMBEDDINGS, Endpoint.COUNT_TOKENS)  # vectors, count
 
 
 @hookimpl
-def gateway_startup(ctx) -> None:
+def gateway_startup(ctx: PluginHost) -> None:
     _ruleset.load()  # compile the gitleaks rules now, not during the first protected call
     state = DlpState(ctx)
     state.reload()
@@ -36,14 +37,15 @@ def gateway_startup(ctx) -> None:
 
 
 @hookimpl
-def gateway_shutdown(ctx) -> None:
+def gateway_shutdown(ctx: PluginHost) -> None:
     state: DlpState | None = ctx.extensions.get(NAME)
     if state is not None:
         state.writer.stop()
 
 
 @hookimpl
-def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
+def gateway_register_commands(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from plugins.dlp._cli import register
 
     register(subparsers)

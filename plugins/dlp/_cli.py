@@ -1,20 +1,29 @@
 """`llm-gateway dlp …`: switch DLP per organization or app, list and toggle rules, edit the
-allow-list, grant or revoke the bypass, show the counters and recent events. Every command takes `--json`; errors are one line
-on stderr with exit code 1 (the core's `admin_cmds.run` does the migrate/commit/print part)."""
+allow-list, grant or revoke the bypass, show the counters and recent events. Every command takes
+`--json`; errors are one line on stderr with exit code 1 (the core's `admin_cmds.run` does the
+migrate/commit/print part)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from gateway.cli.admin_cmds import Output, run
+from gateway.cli.admin_cmds import Handler, Output, run
 from plugins.dlp import admin_api as ops
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+class _GrantChange(Protocol):
+    """`ops.grant_bypass` or `ops.revoke_bypass`."""
+
+    def __call__(self, session: Session, *, user: str | None = None,
+                 app: str | None = None) -> None: ...
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("dlp", help="data loss prevention: redact sensitive values",
                                    description="data loss prevention: redact sensitive values")
     sub = parser.add_subparsers(dest="dlp_command", required=True, metavar="ACTION")
@@ -45,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=50)
 
 
-def _command(sub: argparse._SubParsersAction, name: str, help: str, handler) -> argparse.ArgumentParser:
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+             handler: Handler) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=lambda args: run(handler, args))
@@ -62,7 +72,7 @@ def _scope_name(args: argparse.Namespace) -> str:
     return f"organization {args.org}" if args.org else f"app {args.app}" if args.app else "gateway"
 
 
-def _switch(on: bool):
+def _switch(on: bool) -> Handler:
     def handler(session: Session, args: argparse.Namespace) -> Output:
         row = ops.set_enabled(session, on, org=args.org, app=args.app)
         doc = {"scope": "org" if args.org else "app", "slug": row.slug, "dlp_enabled": on}
@@ -91,7 +101,7 @@ def _allow(session: Session, args: argparse.Namespace) -> Output:
     return Output({"scope": _scope_name(args), **doc}, text)
 
 
-def _bypass(action: str, fn):
+def _bypass(action: str, fn: _GrantChange) -> Handler:
     def handler(session: Session, args: argparse.Namespace) -> Output:
         fn(session, user=args.user, app=args.app)
         who = f"user {args.user}" if args.user else f"app {args.app}"
@@ -124,7 +134,7 @@ def _plain(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in doc.items()}
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
                      for line in [headers, *rows])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import phonenumbers
 
@@ -54,7 +54,7 @@ def _valid(candidate: str) -> bool:
     if not international and not any(c in candidate for c in " .-()"):
         return False
     if international:
-        regions: tuple = (None,)
+        regions: tuple[str | None, ...] = (None,)
     else:
         regions = TRUNK_ZERO_REGIONS if candidate.lstrip("(")[0] == "0" else NO_TRUNK_REGIONS
     for region in regions:
@@ -96,7 +96,7 @@ def _glued(text: str, start: int) -> bool:
     return False
 
 
-def _prefixes(run: str):
+def _prefixes(run: str) -> Iterator[str]:
     """Shorter readings of a run that swallowed what follows the number ("+1 415 555 2671 2
     times"): drop trailing digit groups, longest first."""
     ends = [m.end() for m in _GROUP_RE.finditer(run)][:-1]

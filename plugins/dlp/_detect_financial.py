@@ -143,7 +143,8 @@ RULES = (
          "payment card numbers of every current network, any separators (Luhn and issuer range "
          "checked)",
          priority=10),
-    Rule("iban", "IBAN", "financial", find_ibans, "IBANs in any letter case (country length and mod-97 checked)",
+    Rule("iban", "IBAN", "financial", find_ibans,
+         "IBANs in any letter case (country length and mod-97 checked)",
          priority=10),
     Rule("us_ssn", "SSN", "financial", find_ssns,
          "US social security numbers (SSA area/group/serial rules; nine bare digits only after an "

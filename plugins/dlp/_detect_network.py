@@ -50,7 +50,9 @@ def find_ips(text: str) -> Iterable[tuple[int, int]]:
         if _ipv4_ok(text, start, m.end()):
             yield start, m.end()
     for m in IPV6_TAIL_RE.finditer(text):
-        start = IPV6_HEAD_RE.search(text, max(0, m.start() - 4), m.start()).start()
+        head = IPV6_HEAD_RE.search(text, max(0, m.start() - 4), m.start())
+        assert head is not None, "IPV6_HEAD_RE matches (empty) at the end at worst"
+        start = head.start()
         if start and (text[start - 1].isalnum() or text[start - 1] in "_:."):
             continue
         value = text[start:m.end()]

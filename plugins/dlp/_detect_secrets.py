@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from plugins.dlp import _ruleset
 from plugins.dlp._examples import is_example
-from plugins.dlp._rule import Rule, check_deadline, keyword_spans, spans
+from plugins.dlp._rule import Check, Finder, Rule, check_deadline, keyword_spans, spans
 
 # Each pattern starts with its literal prefix (CPython's `re` then skips ahead with a fast search)
 # and checks the character before it with a lookbehind placed after the prefix.
@@ -49,7 +49,8 @@ ASSIGN_KW = re.compile(_ASSIGN_NAMES)
 ASSIGN_RE = re.compile(
     r"(?<![A-Za-z0-9])(?i:" + _ASSIGN_NAMES + r")(?![A-Za-z0-9])"
     r"(?:\s+(?i:for|of|to|on)(?:\s+[\w.@:/\-]+){1,3}?)?" + _Q +
-    r"(?:[ \t]*(?:=>|:=|=|:)[ \t]*|>(?=[^<>\s]+</)|[ \t]+(?i:is|was)[ \t]+(?:(?i:now|still|set[ \t]+to)[ \t]+)?)"
+    r"(?:[ \t]*(?:=>|:=|=|:)[ \t]*|>(?=[^<>\s]+</)"
+    r"|[ \t]+(?i:is|was)[ \t]+(?:(?i:now|still|set[ \t]+to)[ \t]+)?)"
     + _Q +
     r"([^\s\"'`,;()\[\]{}<>\\]{5,}[^\s\"'`,;()\[\]{}<>\\.!?:])")
 # scheme://user:password@host: the password alone.
@@ -108,11 +109,12 @@ def find_platform_tokens(text: str) -> Iterable[tuple[int, int]]:
             yield start, end
 
 
-def _finder(pattern, group: int = 0, check=_not_example):
+def _finder(pattern: re.Pattern[str], group: int = 0, check: Check = _not_example) -> Finder:
     return lambda text: spans(pattern, text, group, check)
 
 
-def _keyword_finder(keywords, pattern, group: int = 0, check=_not_example):
+def _keyword_finder(keywords: re.Pattern[str], pattern: re.Pattern[str], group: int = 0,
+                    check: Check = _not_example) -> Finder:
     return lambda text: keyword_spans(keywords, pattern, text, group, check)
 
 

@@ -12,18 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from plugins.dlp._models import DlpEvent
 
 log = logging.getLogger("gateway.dlp")
-_STOP = object()
+_STOP: dict[str, Any] = {}  # the end-of-work marker, compared by identity
 BATCH = 500
 
 
 class EventWriter:
-    def __init__(self, sessions: Callable, max_queue: int = 50_000) -> None:
+    def __init__(self, sessions: Callable[[], Session], max_queue: int = 50_000) -> None:
         self._sessions = sessions
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.written = 0

@@ -22,6 +22,7 @@ from plugins.dlp._invisible import strip
 from plugins.dlp._scanner import Found, Scanner
 
 PLACEHOLDER_RE = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
+NO_ALLOW_LIST = AllowList()  # frozen: one shared empty list
 
 
 class Placeholders:
@@ -73,10 +74,10 @@ class Placeholders:
             return text
         return PLACEHOLDER_RE.sub(self._escaped_value if escape else self._value, text)
 
-    def _value(self, m: re.Match) -> str:
+    def _value(self, m: re.Match[str]) -> str:
         return self._values.get(m.group(0), m.group(0))
 
-    def _escaped_value(self, m: re.Match) -> str:
+    def _escaped_value(self, m: re.Match[str]) -> str:
         token = m.group(0)
         if token not in self._values:
             return token
@@ -103,7 +104,7 @@ class Redactor:
     matches and the keyed hashes of the values (for the audit event; never the values)."""
 
     def __init__(self, scanner: Scanner, placeholders: Placeholders, hash_key: bytes,
-                 deadline: float | None, allow: AllowList = AllowList()) -> None:
+                 deadline: float | None, allow: AllowList = NO_ALLOW_LIST) -> None:
         self.scanner = scanner
         self.allow = allow
         self.placeholders = placeholders

@@ -39,13 +39,13 @@ class Run:
 
     __slots__ = ("container", "blocks")
 
-    def __init__(self, container: list, blocks: list[dict]) -> None:
+    def __init__(self, container: list[Any], blocks: list[dict[str, Any]]) -> None:
         self.container, self.blocks = container, blocks
 
     def texts(self) -> list[str]:
         return [block["text"] for block in self.blocks]
 
-    def write(self, texts: list[str]) -> list[dict]:
+    def write(self, texts: list[str]) -> list[dict[str, Any]]:
         """Store the redacted texts; the blocks a value's tail used up entirely (now empty,
         which Anthropic refuses) are returned for `drop`."""
         emptied = []
@@ -56,11 +56,11 @@ class Run:
                     emptied.append(block)
         return emptied
 
-    def drop(self, emptied: list[dict]) -> None:
+    def drop(self, emptied: list[dict[str, Any]]) -> None:
         """Remove emptied blocks; their other fields (a `cache_control` breakpoint) move to the
         block before them, which holds the placeholder of the value they ended."""
         gone = {id(block) for block in emptied}
-        kept: dict | None = None
+        kept: dict[str, Any] | None = None
         for block in self.blocks:
             if id(block) not in gone:
                 kept = block
@@ -128,7 +128,7 @@ class Slots:
         if isinstance(value, str):
             self.text(holder, key)
         elif isinstance(value, list):
-            run: list[dict] = []
+            run: list[dict[str, Any]] = []
             for i, block in enumerate(value):
                 if _is_text_part(block):
                     run.append(block)
@@ -141,13 +141,13 @@ class Slots:
                     self.text(value, i)
             self._run(value, run)
 
-    def _run(self, container: list, blocks: list[dict]) -> None:
+    def _run(self, container: list[Any], blocks: list[dict[str, Any]]) -> None:
         if len(blocks) == 1:
             self._block(blocks[0])
         elif blocks:
             self.items.append(Run(container, blocks))
 
-    def _block(self, block: dict) -> None:
+    def _block(self, block: dict[str, Any]) -> None:
         kind = block.get("type")
         if isinstance(block.get("text"), str):
             self.text(block, "text")
@@ -166,7 +166,8 @@ class Slots:
         for tool in tools if isinstance(tools, list) else ():
             if not isinstance(tool, dict):
                 continue
-            spec = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+            spec: dict[str, Any] = (tool["function"] if isinstance(tool.get("function"), dict)
+                                    else tool)
             if "description" in spec:
                 self.text(spec, "description")
             for schema_key in ("parameters", "input_schema"):
@@ -190,7 +191,7 @@ def _is_text_part(block: Any) -> bool:
             and isinstance(block.get("text"), str))
 
 
-def _chat(slots: Slots, body: dict) -> None:
+def _chat(slots: Slots, body: dict[str, Any]) -> None:
     for msg in body.get("messages") or ():
         if not isinstance(msg, dict):
             continue
@@ -204,7 +205,7 @@ def _chat(slots: Slots, body: dict) -> None:
     slots.tools(body.get("functions"))
 
 
-def _responses(slots: Slots, body: dict) -> None:
+def _responses(slots: Slots, body: dict[str, Any]) -> None:
     if "instructions" in body:
         slots.text(body, "instructions")
     items = body.get("input")
@@ -223,7 +224,7 @@ def _responses(slots: Slots, body: dict) -> None:
     slots.tools(body.get("tools"))
 
 
-def _embeddings(slots: Slots, body: dict) -> None:
+def _embeddings(slots: Slots, body: dict[str, Any]) -> None:
     value = body.get("input")
     if isinstance(value, str):
         slots.text(body, "input")
@@ -233,7 +234,7 @@ def _embeddings(slots: Slots, body: dict) -> None:
                 slots.text(value, i)
 
 
-def _messages(slots: Slots, body: dict) -> None:
+def _messages(slots: Slots, body: dict[str, Any]) -> None:
     slots.content(body, "system")
     for msg in body.get("messages") or ():
         if isinstance(msg, dict):
@@ -241,7 +242,7 @@ def _messages(slots: Slots, body: dict) -> None:
     slots.tools(body.get("tools"))
 
 
-def _ollama_chat(slots: Slots, body: dict) -> None:
+def _ollama_chat(slots: Slots, body: dict[str, Any]) -> None:
     for msg in body.get("messages") or ():
         if isinstance(msg, dict):
             slots.content(msg, "content")
@@ -252,13 +253,13 @@ def _ollama_chat(slots: Slots, body: dict) -> None:
     slots.tools(body.get("tools"))
 
 
-def _ollama_generate(slots: Slots, body: dict) -> None:
+def _ollama_generate(slots: Slots, body: dict[str, Any]) -> None:
     for key in ("prompt", "system"):
         if isinstance(body.get(key), str):
             slots.text(body, key)
 
 
-COLLECTORS: dict[Endpoint, Callable[[Slots, dict], None]] = {
+COLLECTORS: dict[Endpoint, Callable[[Slots, dict[str, Any]], None]] = {
     Endpoint.OLLAMA_CHAT: _ollama_chat,
     Endpoint.OLLAMA_GENERATE: _ollama_generate,
     Endpoint.OLLAMA_EMBED: _embeddings,
@@ -270,7 +271,7 @@ COLLECTORS: dict[Endpoint, Callable[[Slots, dict], None]] = {
 }
 
 
-def collect(endpoint: Endpoint, body: dict) -> Slots:
+def collect(endpoint: Endpoint, body: dict[str, Any]) -> Slots:
     slots = Slots()
     COLLECTORS[endpoint](slots, body)
     return slots
@@ -283,7 +284,7 @@ def redact_slots(slots: Slots, reserve: Callable[[str], None], redact: Callable[
     `redact_parts` redacts a run of texts as one (without it, each part alone)."""
     for text in slots.texts():
         reserve(text)
-    emptied: list[tuple[Run, list[dict]]] = []
+    emptied: list[tuple[Run, list[dict[str, Any]]]] = []
     for item in slots.items:
         if isinstance(item, Run):
             old_parts = item.texts()

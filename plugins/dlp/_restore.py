@@ -48,7 +48,7 @@ class _Stream:
 class RestoreFilter(ResponseFilter):
     def __init__(self, placeholders: Placeholders) -> None:
         self.ph = placeholders
-        self.streams: dict[tuple, _Stream] = {}
+        self.streams: dict[tuple[Any, ...], _Stream] = {}
 
     # -- whole answers --------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ class RestoreFilter(ResponseFilter):
 
     # -- streams --------------------------------------------------------------------------------
 
-    def feed(self, key: tuple, text: str, escape: bool,
+    def feed(self, key: tuple[Any, ...], text: str, escape: bool,
              make: Callable[[str], SSEEvent] | None = None) -> str:
         """The part of this stream's text that can go out now, restored."""
         stream = self.streams.get(key)
@@ -70,7 +70,7 @@ class RestoreFilter(ResponseFilter):
         stream.held = buf[cut:]
         return self.ph.restore(buf[:cut], stream.escape) if cut else ""
 
-    def take(self, key: tuple) -> str:
+    def take(self, key: tuple[Any, ...]) -> str:
         """What a finished stream still holds (it never completed a placeholder: verbatim)."""
         stream = self.streams.get(key)
         if stream is None or not stream.held:
@@ -78,7 +78,7 @@ class RestoreFilter(ResponseFilter):
         held, stream.held = stream.held, ""
         return held
 
-    def flush_events(self, keys: Iterable[tuple] | None = None) -> list[SSEEvent]:
+    def flush_events(self, keys: Iterable[tuple[Any, ...]] | None = None) -> list[SSEEvent]:
         out = []
         for key in list(self.streams if keys is None else keys):
             stream = self.streams.get(key)
@@ -107,7 +107,7 @@ class RestoreFilter(ResponseFilter):
         return self.flush_events()
 
 
-def _whole(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEvent]:
+def _whole(f: RestoreFilter, event: SSEEvent, data: dict[str, Any]) -> Iterable[SSEEvent]:
     if f.ph.max_len and "[" in event.data:
         restore_tree(data, f.ph)
         event.touch()
@@ -116,7 +116,7 @@ def _whole(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEvent]:
 
 # -- Ollama's native NDJSON lines ----------------------------------------------------------------
 
-def _ollama_line(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEvent]:
+def _ollama_line(f: RestoreFilter, event: SSEEvent, data: dict[str, Any]) -> Iterable[SSEEvent]:
     chat = isinstance(data.get("message"), dict)
     holder, key = (data["message"], "content") if chat else (data, "response")
     if not isinstance(holder.get(key), str):
@@ -138,7 +138,7 @@ def _ollama_line(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEE
 
 # -- OpenAI chat.completion.chunk ----------------------------------------------------------------
 
-def _chat_chunk(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEvent]:
+def _chat_chunk(f: RestoreFilter, event: SSEEvent, data: dict[str, Any]) -> Iterable[SSEEvent]:
     envelope = {k: v for k, v in data.items() if k not in ("choices", "usage")}
     changed = False
     for choice in data["choices"]:
@@ -157,7 +157,7 @@ def _chat_chunk(f: RestoreFilter, event: SSEEvent, data: dict) -> Iterable[SSEEv
     return (event,)
 
 
-def _chat_delta(f: RestoreFilter, envelope: dict, idx: int, delta: dict) -> bool:
+def _chat_delta(f: RestoreFilter, envelope: dict[str, Any], idx: int, delta: dict[str, Any]) -> bool:
     changed = False
     if isinstance(delta.get("content"), str):
         text = delta["content"]
@@ -168,14 +168,13 @@ def _chat_delta(f: RestoreFilter, envelope: dict, idx: int, delta: dict) -> bool
         fn = call.get("function") if isinstance(call, dict) else None
         if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
             k, text = call.get("index", 0), fn["arguments"]
-            make = _chat_maker(envelope, idx, lambda t, k=k: {
-                "tool_calls": [{"index": k, "function": {"arguments": t}}]})
+            make = _chat_maker(envelope, idx, _tool_call_delta(k))
             fn["arguments"] = f.feed(("t", idx, k), text, True, make)
             changed |= fn["arguments"] != text
     return changed
 
 
-def _chat_fold(f: RestoreFilter, idx: int, delta: dict) -> bool:
+def _chat_fold(f: RestoreFilter, idx: int, delta: dict[str, Any]) -> bool:
     """The choice finished: what its streams still hold goes into this same chunk's delta."""
     changed = False
     held = f.take(("c", idx))
@@ -197,7 +196,12 @@ def _chat_fold(f: RestoreFilter, idx: int, delta: dict) -> bool:
     return changed
 
 
-def _chat_maker(envelope: dict, idx: int, delta_of: Callable[[str], dict]):
+def _tool_call_delta(k: Any) -> Callable[[str], dict[str, Any]]:
+    return lambda t: {"tool_calls": [{"index": k, "function": {"arguments": t}}]}
+
+
+def _chat_maker(envelope: dict[str, Any], idx: int,
+                delta_of: Callable[[str], dict[str, Any]]) -> Callable[[str], SSEEvent]:
     def make(text: str) -> SSEEvent:
         choice = {"index": idx, "delta": delta_of(text), "logprobs": None, "finish_reason": None}
         return SSEEvent.from_json({**envelope, "choices": [choice]})
@@ -210,7 +214,8 @@ _ANTHROPIC_DELTAS = {"text_delta": ("text", False), "input_json_delta": ("partia
                      "thinking_delta": ("thinking", False)}
 
 
-def _anthropic_event(f: RestoreFilter, event: SSEEvent, data: dict, kind: str) -> Iterable[SSEEvent]:
+def _anthropic_event(f: RestoreFilter, event: SSEEvent, data: dict[str, Any],
+                     kind: str) -> Iterable[SSEEvent]:
     if kind == "content_block_delta" and isinstance(data.get("delta"), dict):
         delta = data["delta"]
         spec = _ANTHROPIC_DELTAS.get(delta.get("type"))
@@ -219,7 +224,7 @@ def _anthropic_event(f: RestoreFilter, event: SSEEvent, data: dict, kind: str) -
         field, escape = spec
         idx, text = data.get("index", 0), delta[field]
 
-        def make(t: str, idx=idx, dtype=delta["type"], field=field) -> SSEEvent:
+        def make(t: str, idx: Any = idx, dtype: Any = delta["type"], field: str = field) -> SSEEvent:
             body = {"type": "content_block_delta", "index": idx, "delta": {"type": dtype, field: t}}
             return SSEEvent.from_json(body, event="content_block_delta")
 
@@ -236,13 +241,14 @@ def _anthropic_event(f: RestoreFilter, event: SSEEvent, data: dict, kind: str) -
 
 # -- OpenAI Responses ----------------------------------------------------------------------------
 
-def _responses_key(data: dict, kind: str) -> tuple:
+def _responses_key(data: dict[str, Any], kind: str) -> tuple[Any, ...]:
     base = kind.rsplit(".", 1)[0]
     return ("r", base, data.get("output_index", 0), data.get("content_index", 0),
             data.get("summary_index", 0))
 
 
-def _responses_event(f: RestoreFilter, event: SSEEvent, data: dict, kind: str) -> Iterable[SSEEvent]:
+def _responses_event(f: RestoreFilter, event: SSEEvent, data: dict[str, Any],
+                     kind: str) -> Iterable[SSEEvent]:
     if kind.endswith(".delta") and isinstance(data.get("delta"), str):
         text, template = data["delta"], dict(data)
 

@@ -8,12 +8,15 @@ candidate.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 Finder = Callable[[str], Iterable[tuple[int, int]]]
+# Validates a candidate: check(value, text, start, end); False drops it.
+Check = Callable[[str, str, int, int], bool]
 # The running scan's deadline (a time.perf_counter() value), so finders with many candidates can
 # give up in the middle of a long text instead of blocking the event loop past the budget.
 DEADLINE: ContextVar[float | None] = ContextVar("dlp_deadline", default=None)
@@ -55,7 +58,7 @@ class Rule:
         return False
 
 
-def spans(pattern, text: str, group: int = 0, check=None,
+def spans(pattern: re.Pattern[str], text: str, group: int = 0, check: Check | None = None,
           not_after: str | None = None) -> Iterable[tuple[int, int]]:
     """The spans of `pattern`'s `group` in `text` whose value passes `check` (if given).
 
@@ -77,7 +80,8 @@ def spans(pattern, text: str, group: int = 0, check=None,
             yield start, end
 
 
-def keyword_spans(keywords, pattern, text: str, group: int = 0, check=None) -> Iterable[tuple[int, int]]:
+def keyword_spans(keywords: re.Pattern[str], pattern: re.Pattern[str], text: str, group: int = 0,
+                  check: Check | None = None) -> Iterable[tuple[int, int]]:
     """Like `spans` for a case-insensitive `pattern` that starts with one of `keywords` (a
     lower-case regex): find the keywords in the lower-cased text, then match `pattern` there.
     Much cheaper than letting an IGNORECASE pattern try every position."""

@@ -13,11 +13,11 @@ import math
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from plugins.dlp._re2 import convert
 
@@ -102,17 +102,20 @@ def _rule(doc: dict[str, Any]) -> VendorRule | None:
                       float(doc.get("entropy", 0)), int(doc.get("secretGroup", 0)), allows)
 
 
+_Node: TypeAlias = dict[str, "_Node"]  # a trie node: next character → node ("" marks an end)
+
+
 def _trie(words: Iterable[str]) -> str:
     """One regex for many literals, factored by common prefix: CPython's `re` then tries each
     position once instead of once per keyword (measured 2.6 ms against 13 ms of `str.find`s)."""
-    root: dict[str, dict] = {}
+    root: _Node = {}
     for w in words:
         node = root
         for c in w:
             node = node.setdefault(c, {})
         node[""] = {}
 
-    def build(node: dict[str, dict]) -> str:
+    def build(node: _Node) -> str:
         alts = [re.escape(c) + build(sub) for c, sub in sorted(node.items()) if c]
         if not alts:
             return ""
@@ -208,8 +211,8 @@ def _kept(rule: VendorRule, rules: RuleSet, text: str, m: re.Match[str], span: t
     return True
 
 
-def find(text: str, low: str, rules: RuleSet, check_deadline=lambda: None
-         ) -> Iterable[tuple[int, int, str]]:
+def find(text: str, low: str, rules: RuleSet,
+         check_deadline: Callable[[], None] = lambda: None) -> Iterable[tuple[int, int, str]]:
     """(start, end, rule id) of each secret; the secret group only, never the keyword."""
     hits = rules.keyword_hits(low)
     if not hits:

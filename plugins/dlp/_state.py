@@ -11,11 +11,12 @@ from typing import Any
 
 from gateway.call import Call
 from gateway.errors import GatewayError
+from gateway.host import PluginHost
 from gateway.stash import StashKey
 from plugins.dlp._events import EventWriter
 from plugins.dlp._placeholders import Placeholders, Redactor, derive_hash_key
 from plugins.dlp._request import Slots, collect, redact_slots
-from plugins.dlp._scanner import ScanTimeout
+from plugins.dlp._rule import ScanTimeout
 from plugins.dlp._snapshot import Scope, Snapshot, SnapshotLoader
 
 log = logging.getLogger("gateway.dlp")
@@ -54,7 +55,7 @@ def read_limits(section: Any) -> tuple[float, int]:
 
 
 class DlpState:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: PluginHost) -> None:
         self.ctx = ctx
         self.loader = SnapshotLoader()
         self.snapshot = Snapshot()
@@ -74,17 +75,17 @@ class DlpState:
     # -- the request side -----------------------------------------------------------------------
 
     def transform(self, call: Call) -> None:
-        snapshot = self.snapshot
-        scope = snapshot.scope_for(call.principal)
-        if scope is None:
+        snapshot, principal = self.snapshot, call.principal
+        scope = snapshot.scope_for(principal)
+        if scope is None or principal is None:  # (no principal has no scope)
             call.dlp_scope = "off"
             return
         if str(call.headers.get(BYPASS_HEADER, "")).strip().lower() in ("1", "true"):
-            if snapshot.may_bypass(call.principal):
+            if snapshot.may_bypass(principal):
                 call.dlp_scope = "bypass"
                 self.writer.put([self._event(call, scope, "bypass")])
                 log.info("dlp bypass request_id=%s scope=%s:%s key=%s", call.request_id,
-                         scope.kind, scope.slug, call.principal.key_prefix)
+                         scope.kind, scope.slug, principal.key_prefix)
                 return
             # Without the grant the header changes nothing, but the attempt is on record.
             self.writer.put([self._event(call, scope, "bypass_denied")])
@@ -154,8 +155,8 @@ class DlpState:
 
 
 def _request_size(call: Call) -> int:
-    raw = call.headers.get("content-length")
+    raw = call.headers.get("content-length", "")
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except ValueError:
         return 0

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from gateway import admin_ops
@@ -46,11 +46,11 @@ def resolve_scope(session: Session, org: str | None = None, app: str | None = No
     if org and app:
         raise ValueError("name either an organization (--org) or an app (--app), not both")
     if org:
-        row = admin_ops.get_org(session, org)
-        return "org", row.id, row
+        org_row = admin_ops.get_org(session, org)
+        return "org", org_row.id, org_row
     if app:
-        row = admin_ops.get_app(session, app)
-        return "app", row.id, row
+        app_row = admin_ops.get_app(session, app)
+        return "app", app_row.id, app_row
     return "global", 0, None
 
 
@@ -144,14 +144,16 @@ def set_allowlist(session: Session, *, org: str | None = None, app: str | None =
     return doc
 
 
-def _grant_owner(session: Session, user: str | None, app: str | None) -> tuple[Any, Any]:
+def _grant_owner(session: Session, user: str | None, app: str | None
+                 ) -> tuple[ColumnElement[bool], dict[str, int]]:
     if (user is None) == (app is None):
         raise ValueError("a bypass grant belongs to exactly one of a user (--user) or an app (--app)")
     if user is not None:
-        row = admin_ops.get_user(session, user)
-        return DlpBypassGrant.user_id == row.id, {"user_id": row.id}
-    row = admin_ops.get_app(session, app)
-    return DlpBypassGrant.app_id == row.id, {"app_id": row.id}
+        user_row = admin_ops.get_user(session, user)
+        return DlpBypassGrant.user_id == user_row.id, {"user_id": user_row.id}
+    assert app is not None, "checked above: exactly one of user and app"
+    app_row = admin_ops.get_app(session, app)
+    return DlpBypassGrant.app_id == app_row.id, {"app_id": app_row.id}
 
 
 def grant_bypass(session: Session, *, user: str | None = None, app: str | None = None) -> None:
