@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from gateway.call import ApiFormat
 from gateway.errors import GatewayError
@@ -24,7 +25,7 @@ def format_for_path(path: str) -> ApiFormat:
     return ApiFormat.ANTHROPIC if path.startswith("/v1/messages") else ApiFormat.OPENAI
 
 
-def error_payload(fmt: ApiFormat, status: int, message: str, error_type: str | None = None) -> dict:
+def error_payload(fmt: ApiFormat, status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
     if fmt is ApiFormat.OLLAMA:
         return {"error": message}  # Ollama's own shape (its clients read `error`)
     if fmt is ApiFormat.ANTHROPIC:

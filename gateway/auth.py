@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from gateway.call import Principal
 from gateway.errors import GatewayError
@@ -33,7 +34,8 @@ MAX_ENTRIES = 50_000
 
 
 class KeyStore:
-    def __init__(self, session_factory: Callable, executor: Executor | None = None) -> None:
+    def __init__(self, session_factory: Callable[[], Session],
+                 executor: Executor | None = None) -> None:
         self._sessions = session_factory
         self._executor = executor
         self._cache: dict[str, Principal | GatewayError | None] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from gateway.call import Call, Endpoint, ModelInfo, Principal, Provider, Route
@@ -27,7 +28,7 @@ class CoreHooks:
         self.ctx = ctx
 
     @hookimpl(trylast=True)
-    def gateway_authenticate(self, call: Call, credential: str):
+    def gateway_authenticate(self, call: Call, credential: str) -> Awaitable[Principal | None]:
         assert self.ctx is not None, "gateway_startup has not run"
         return self.ctx.keystore.lookup(credential)
 

@@ -19,6 +19,11 @@ answered as a 500 `internal_error` without details (fail closed).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.call import Principal
+
 
 class GatewayError(Exception):
     status = 500
@@ -57,8 +62,10 @@ class Forbidden(GatewayError):
     status = 403
     error_type = "permission_error"
 
-    def __init__(self, message: str, *, principal=None, **kwargs) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str, *, principal: Principal | None = None,
+                 status: int | None = None, error_type: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, status=status, error_type=error_type, headers=headers)
         self.principal = principal
 
 

@@ -21,11 +21,14 @@ import hashlib
 import ipaddress
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mitmproxy import http
+from mitmproxy.connection import Client
+from mitmproxy.tls import ClientHelloData
 
 from gateway.keys import KEY_MARKER
 from gateway.pipeline import credential_of
@@ -97,15 +100,16 @@ def state_file(data_dir: Path) -> Path:
 
 # -- the addon ---------------------------------------------------------------------------------
 
-def _is_forward(client) -> bool:
+def _is_forward(client: Client) -> bool:
     """Did this connection come in on the forward-proxy (interception) listener?"""
     return getattr(client.proxy_mode, "type_name", "") == "regular"
 
 
 class Interceptor:
-    def __init__(self, config: InterceptConfig, keystore_check) -> None:
+    def __init__(self, config: InterceptConfig,
+                 keystore_check: Callable[[str], Awaitable[bool]]) -> None:
         self.config = config
-        self.valid_key = keystore_check  # async (key) -> bool
+        self.valid_key = keystore_check
         self.tunnels = 0
         self.proxy_keys: dict[str, str] = {}  # client connection id → key from its CONNECT
 
@@ -146,10 +150,10 @@ class Interceptor:
         if key:
             self.proxy_keys[flow.client_conn.id] = key  # for the requests inside this tunnel
 
-    def client_disconnected(self, client) -> None:
+    def client_disconnected(self, client: Client) -> None:
         self.proxy_keys.pop(client.id, None)
 
-    async def _proxy_key(self, flow: http.HTTPFlow):
+    async def _proxy_key(self, flow: http.HTTPFlow) -> str | None | Literal[False]:
         """The gateway key from Proxy-Authorization, None without one, False after a 407."""
         header = flow.request.headers.get("proxy-authorization", "")
         if not header:
@@ -172,7 +176,7 @@ class Interceptor:
 
     # -- TLS ----------------------------------------------------------------------------------
 
-    def tls_clienthello(self, data) -> None:
+    def tls_clienthello(self, data: ClientHelloData) -> None:
         if not _is_forward(data.context.client):
             return
         sni = (data.client_hello.sni or "").lower().rstrip(".")
@@ -203,9 +207,10 @@ class Interceptor:
             return  # the tool's own API key is a gateway key
         proxy_key = self.proxy_keys.get(flow.client_conn.id)
         if proxy_key is None and "proxy-authorization" in headers:
-            proxy_key = await self._proxy_key(flow)
-            if proxy_key is False:
-                return
+            presented = await self._proxy_key(flow)
+            if presented is False:
+                return  # answered 407
+            proxy_key = presented
         if not proxy_key:
             self._refuse(flow, 401, "the gateway intercepted this call: set the tool's API key "
                                     "(OPENAI_API_KEY, ANTHROPIC_API_KEY, …) to a gateway key, or "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -65,7 +66,7 @@ def lookup_principal(session: Session, presented: str) -> Principal | None:
 def _principal(row: ApiKey) -> Principal:
     """The key's owner; Forbidden (carrying that owner, so the refused call is still logged as
     theirs) when the user is suspended or the app inactive."""
-    base = {"key_id": row.id, "key_prefix": row.prefix, "key_name": row.name}
+    base: dict[str, Any] = {"key_id": row.id, "key_prefix": row.prefix, "key_name": row.name}
     if row.user is not None:
         user = row.user
         org = user.org

@@ -26,9 +26,16 @@ import json
 import logging
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from mitmproxy import http
+from mitmproxy.connection import Client
+
+if TYPE_CHECKING:
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.proxy.server import ConnectionHandler
 
 log = logging.getLogger("gateway.limits")
 _LOG_EVERY = 10.0
@@ -90,19 +97,19 @@ class ConnectionGuard:
         self.total = 0
         self.per_client: dict[str, int] = {}
         # client id → (deadline, what it waits for, client); "" is an idle keep-alive connection
-        self.deadlines: dict[str, tuple[float, str, object]] = {}
+        self.deadlines: dict[str, tuple[float, str, Client]] = {}
         self._sweeping = False
         self.counted: dict[str, str] = {}  # client id → address, for connections we count
         self.in_memory = 0
         self.live: set[int] = set()  # flows between their request head and their end
         self.complaints = _Complaints()
-        self.proxyserver = None  # set by the server: finds a connection's handler
+        self.proxyserver: Proxyserver | None = None  # set by the server: finds a connection's handler
         self._trim = _malloc_trim()
         self._trim_pending = False
 
     # -- connections --------------------------------------------------------------------------
 
-    def client_connected(self, client) -> None:
+    def client_connected(self, client: Client) -> None:
         address = client.peername[0] if client.peername else "?"
         if self.total >= self.limits.max_connections or \
                 self.per_client.get(address, 0) >= self.limits.max_per_client:
@@ -118,7 +125,7 @@ class ConnectionGuard:
         self.counted[client.id] = address
         self._arm(client, self.limits.head_timeout, "request head")
 
-    def client_disconnected(self, client) -> None:
+    def client_disconnected(self, client: Client) -> None:
         address = self.counted.pop(client.id, None)
         if address is None:
             return
@@ -145,7 +152,7 @@ class ConnectionGuard:
             self._write(client, _raw_answer(503, "Service Unavailable",
                                             "the gateway holds too much request data right "
                                             "now; try again shortly", "Retry-After: 1\r\n"))
-            flow.kill()
+            flow.kill()  # type: ignore[no-untyped-call]  # mitmproxy leaves it unannotated
             return
         if size:
             self.in_memory += size
@@ -184,13 +191,13 @@ class ConnectionGuard:
     # A deadline is a dict entry; one sweep a second expires them. No timer per request: timer
     # churn on the event loop is a measurable cost at thousands of calls a second.
 
-    def _arm(self, client, seconds: float, what: str) -> None:
+    def _arm(self, client: Client, seconds: float, what: str) -> None:
         self.deadlines[client.id] = (time.monotonic() + seconds, what, client)
         if not self._sweeping:
             self._sweeping = True
             asyncio.get_running_loop().call_later(_SWEEP_EVERY, self._sweep)
 
-    def _disarm(self, client) -> None:
+    def _disarm(self, client: Client) -> None:
         self.deadlines.pop(client.id, None)
 
     def _sweep(self) -> None:
@@ -204,7 +211,7 @@ class ConnectionGuard:
         else:
             self._sweeping = False
 
-    def _expire(self, client, what: str) -> None:
+    def _expire(self, client: Client, what: str) -> None:
         handler = self.proxyserver.connections.get(client.id) if self.proxyserver else None
         if handler is None:
             return
@@ -219,7 +226,8 @@ class ConnectionGuard:
                     handler)
         handler.close_connection(client)
 
-    def _write(self, client, data: bytes, handler=None) -> None:
+    def _write(self, client: Client, data: bytes,
+               handler: ConnectionHandler | None = None) -> None:
         handler = handler or (self.proxyserver.connections.get(client.id)
                               if self.proxyserver else None)
         transport = handler.transports.get(client) if handler is not None else None
@@ -235,7 +243,8 @@ class ConnectionGuard:
     def _schedule_trim(self) -> None:
         """Large bodies leave freed memory the allocator keeps; give it back to the system a
         moment after the last one (glibc's malloc_trim), so RSS falls back after a burst."""
-        if self._trim is None or self._trim_pending:
+        release = self._trim
+        if release is None or self._trim_pending:
             return
         self._trim_pending = True
 
@@ -245,7 +254,7 @@ class ConnectionGuard:
                 # Finished flows wait in reference cycles for a full collection, which the tuned
                 # thresholds make rare: collect now (only after a large body), then give back.
                 gc.collect()
-                self._trim(0)
+                release(0)
         asyncio.get_running_loop().call_later(1.0, trim)
 
 
@@ -254,9 +263,9 @@ def _declared_size(request: http.Request) -> int:
     return int(raw) if raw.isdigit() else 0
 
 
-def _malloc_trim():
+def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
+        return cast("Callable[[int], int]", ctypes.CDLL(name).malloc_trim) if name else None
     except (OSError, AttributeError):
         return None

@@ -42,7 +42,8 @@ class LocalRoutes:
         flow.response = http.Response.make(status, body,
                                            safe({"content-type": ctype, **headers}))
 
-    async def _dispatch(self, flow: http.HTTPFlow, path: str, request_id: str, fmt: ApiFormat):
+    async def _dispatch(self, flow: http.HTTPFlow, path: str, request_id: str,
+                        fmt: ApiFormat) -> tuple[int, str, bytes]:
         req = flow.request
         if path == "/healthz" and req.method == "GET":
             return 200, "application/json", b'{"status":"ok"}'
@@ -82,5 +83,6 @@ def models_body(models: list[ModelInfo], fmt: ApiFormat) -> bytes:
         return json.dumps({"data": data, "has_more": False,
                            "first_id": data[0]["id"] if data else None,
                            "last_id": data[-1]["id"] if data else None}).encode()
-    data = [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in models]
-    return json.dumps({"object": "list", "data": data}).encode()
+    listed = [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by}
+              for m in models]
+    return json.dumps({"object": "list", "data": listed}).encode()

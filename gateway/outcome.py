@@ -9,7 +9,7 @@ import re
 import time
 
 from gateway.apierrors import error_body
-from gateway.call import Call
+from gateway.call import Attempt, Call
 from gateway.errors import GatewayError, RateLimited, UpstreamError
 from gateway.pluginmanager import Hooks
 
@@ -72,15 +72,16 @@ def provider_message(body: bytes) -> str:
         text = body[:300].decode("utf-8", "replace").strip()
         return text if text and "<" not in text[:1] else "no readable error message"
     err = data.get("error") if isinstance(data, dict) else None
-    if isinstance(err, dict) and isinstance(err.get("message"), str):
-        return err["message"]
+    message = err.get("message") if isinstance(err, dict) else None
+    if isinstance(message, str):
+        return message
     if isinstance(err, str):
         return err
     return "no readable error message"
 
 
 def tried_summary(call: Call) -> str:
-    def outcome(a) -> str:
+    def outcome(a: Attempt) -> str:
         if a.status:
             return f"HTTP {a.status}"
         return a.failure.kind if a.failure else "no answer"

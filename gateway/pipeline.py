@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.call import ApiFormat, Attempt, Call, Endpoint, Failure
+from gateway.call import ApiFormat, Attempt, Call, Endpoint, Failure, Principal
 from gateway.context import GatewayContext
 from gateway.errors import AuthenticationFailed, BadRequest, Forbidden, GatewayError, NotFound, UpstreamError
 from gateway.providers import auth_headers, upstream_path
@@ -86,7 +86,8 @@ class Pipeline:
             raise BadRequest(f"X-Cost-Mode must be one of {', '.join(COST_MODES)}")
         call.cost_mode = mode
 
-    async def principal_for(self, headers: Mapping[str, str], request_id: str):
+    async def principal_for(self, headers: Mapping[str, str],
+                            request_id: str) -> Principal | None:
         """Who presented these headers' key, for requests that are not calls (local routes,
         unknown endpoints): None without a key, or with one that is unknown or refused."""
         credential = credential_of(headers)

@@ -5,6 +5,7 @@ the `gateway_provider` hook."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from gateway.call import ApiFormat, Endpoint, Provider
 from gateway.config import ModelConfig
@@ -23,33 +24,35 @@ def builtin_providers(settings: Settings) -> dict[str, Provider]:
     }
 
 
-def configured_providers(config: ModelConfig, env: dict[str, str] | None = None) -> dict[str, Provider]:
-    env = os.environ if env is None else env
+def configured_providers(config: ModelConfig,
+                         env: Mapping[str, str] | None = None) -> dict[str, Provider]:
+    values: Mapping[str, str] = os.environ if env is None else env
     return {
-        p.name: Provider(p.name, p.kind, p.base_url, env.get(p.api_key_env) if p.api_key_env else None)
+        p.name: Provider(p.name, p.kind, p.base_url, values.get(p.api_key_env) if p.api_key_env else None)
         for p in config.providers.values()
     }
 
 
 def upstream_path(provider: Provider, endpoint: Endpoint) -> str:
     """The path (appended to the base URL) for an endpoint on this provider's wire format."""
+    path: str = endpoint.value
     if endpoint.api_format is ApiFormat.OLLAMA:
         if provider.kind != "ollama":
             raise BadRequest(f"the Ollama native API ({endpoint.value}) is served by Ollama "
                              f"providers only, not by {provider.name!r}")
-        return endpoint.value  # Ollama's base URL is the server root
+        return path  # Ollama's base URL is the server root
     if provider.wire_format is ApiFormat.ANTHROPIC:
         if endpoint not in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS):
             raise BadRequest(f"provider {provider.name!r} speaks the Anthropic API, which has no "
                              f"{endpoint.value} endpoint")
-        return endpoint.value  # base URL has no /v1 (SDK convention)
+        return path  # base URL has no /v1 (SDK convention)
     if endpoint in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS):
-        return endpoint.value[3:]  # OpenAI-style base URLs already end in /v1
+        return path[3:]  # OpenAI-style base URLs already end in /v1
     prefix = "/v1" if provider.kind == "ollama" else ""
-    return prefix + endpoint.value[3:]
+    return prefix + path[3:]
 
 
-def auth_headers(provider: Provider, client_headers) -> dict[str, str]:
+def auth_headers(provider: Provider, client_headers: Mapping[str, str]) -> dict[str, str]:
     headers: dict[str, str] = {}
     if provider.wire_format is ApiFormat.ANTHROPIC:
         if provider.api_key:

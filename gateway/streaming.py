@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from gateway.call import Call, ResponseFilter, SSEEvent
 from gateway.errors import GatewayError, UpstreamError
@@ -50,7 +51,7 @@ def end_chain(filters: list[ResponseFilter], complete: bool) -> list[SSEEvent]:
     return out
 
 
-def apply_json(filters: list[ResponseFilter], body):
+def apply_json(filters: list[ResponseFilter], body: Any) -> Any:
     for f in filters:
         body = f.on_json(body)
     return body

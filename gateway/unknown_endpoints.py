@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 
 from gateway import outcome
 from gateway.call import Call, Endpoint
@@ -24,14 +25,15 @@ PATHS_TRACKED = 256  # distinct method+path pairs counted per minute; the rest c
 
 
 class UnknownEndpoints:
-    def __init__(self, pipeline: Pipeline, clock=time.monotonic) -> None:
+    def __init__(self, pipeline: Pipeline,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.pipeline = pipeline
         self.clock = clock
         self.window_start = clock()
         self.counts: dict[str, int] = {}
         self.recorded = 0
 
-    async def seen(self, method: str, path: str, headers, request_id: str,
+    async def seen(self, method: str, path: str, headers: Mapping[str, str], request_id: str,
                    error: GatewayError) -> None:
         self._roll()
         what = f"{clean_path(method)[:10]} {clean_path(path)}"

@@ -17,14 +17,18 @@ import asyncio
 import logging
 import socket
 
+from mitmproxy.connection import Server
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+
 from gateway.netguard import address_problem, parse_ip
+from gateway.settings import Settings
 
 log = logging.getLogger("gateway.upstream")
 MAX_GUARDED = 1024
 
 
 class UpstreamConnections:
-    def __init__(self, settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._guarded: dict[str, bool] = {}  # host → may it resolve to private addresses
@@ -33,30 +37,31 @@ class UpstreamConnections:
         if host in self._guarded or len(self._guarded) < MAX_GUARDED:
             self._guarded[host] = allow_private
 
-    async def server_connect(self, data) -> None:
+    async def server_connect(self, data: ServerConnectionHookData) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._timers[id(data.server)] = asyncio.get_running_loop().call_later(
                 self.settings.connect_timeout, task.cancel)
+        assert data.server.address is not None, "a server connection has an address"
         host, port = data.server.address
         allow_private = self._guarded.get(host)
         if allow_private is not None and parse_ip(host) is None:
             await self._pin(data.server, host, port, allow_private)
 
-    def server_connected(self, data) -> None:
+    def server_connected(self, data: ServerConnectionHookData) -> None:
         timer = self._timers.pop(id(data.server), None)
         if timer:
             timer.cancel()
 
     server_connect_error = server_connected
 
-    async def _pin(self, server, host: str, port: int, allow_private: bool) -> None:
+    async def _pin(self, server: Server, host: str, port: int, allow_private: bool) -> None:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError):
             return  # the connect fails on its own, with the resolver's message
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
         for address in addresses:
             ip = parse_ip(address)
             problem = address_problem(ip, allow_private) if ip is not None else "no address"

@@ -3,6 +3,12 @@ that must never steer the gateway (a client-supplied `api_key` or `base_url` is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mitmproxy.http import Headers
+
 import json
 import re
 from typing import Any
@@ -49,7 +55,7 @@ def check_identifier(value: str, name: str, limit: int) -> None:
 _IDENTIFIER_FIELDS = {name.encode(): limit for name, limit in IDENTIFIER_HEADERS.items()}
 
 
-def check_headers(headers) -> None:
+def check_headers(headers: Mapping[str, str] | Headers) -> None:
     """Every identifier header, in one pass over the raw header fields (mitmproxy's), or a
     mapping's items."""
     fields = getattr(headers, "fields", None)

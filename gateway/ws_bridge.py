@@ -24,8 +24,11 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # aiohttp is imported only by the processes that run the bridge
+    from aiohttp import ClientResponse, StreamReader, web
 
 log = logging.getLogger("gateway.websocket")
 TOKEN_HEADER = "x-gateway-bridge-token"
@@ -38,7 +41,7 @@ _NOT_FORWARDED = frozenset({"host", "connection", "upgrade", "sec-websocket-key"
                             "accept-encoding", TOKEN_HEADER, "openai-beta"})
 
 
-def is_upgrade(method: str, path: str, headers) -> bool:
+def is_upgrade(method: str, path: str, headers: Mapping[str, str]) -> bool:
     return (method == "GET" and path == PATH
             and headers.get("upgrade", "").lower() == "websocket")
 
@@ -72,7 +75,9 @@ class WebSocketBridge:
         self._runner = runner
         self._client = ClientSession(timeout=ClientTimeout(total=None, sock_read=None),
                                      auto_decompress=True)
-        self.port = site._server.sockets[0].getsockname()[1]
+        server = site._server
+        assert server is not None and hasattr(server, "sockets"), "the site has started"
+        self.port = int(server.sockets[0].getsockname()[1])
         log.info("responses websocket bridge on 127.0.0.1:%d", self.port)
 
     async def stop(self) -> None:
@@ -82,7 +87,7 @@ class WebSocketBridge:
             await self._runner.cleanup()
         self.port = None
 
-    async def _handle(self, request):
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         from aiohttp import WSMsgType, web
 
         if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), self.token):
@@ -119,7 +124,7 @@ class _Session:
         self.last_id: str | None = None
         self.last_items: list[Any] = []  # the last turn's whole input followed by its output
 
-    async def handle(self, ws, text: str) -> None:
+    async def handle(self, ws: web.WebSocketResponse, text: str) -> None:
         try:
             message = json.loads(text)
         except (ValueError, RecursionError):
@@ -151,9 +156,9 @@ class _Session:
         body["input"] = self.last_items + new
         del body["previous_response_id"]
 
-    async def _prewarm(self, ws, body: dict[str, Any]) -> None:
+    async def _prewarm(self, ws: web.WebSocketResponse, body: dict[str, Any]) -> None:
         rid = "resp_" + os.urandom(12).hex()
-        response = {"id": rid, "object": "response", "status": "completed", "output": [],
+        response: dict[str, Any] = {"id": rid, "object": "response", "status": "completed", "output": [],
                     "model": body.get("model"),
                     "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
                               "input_tokens_details": {"cached_tokens": 0},
@@ -164,7 +169,7 @@ class _Session:
         await ws.send_str(json.dumps({"type": "response.completed", "sequence_number": 1,
                                       "response": response}))
 
-    async def _relay(self, ws, body: dict[str, Any]) -> None:
+    async def _relay(self, ws: web.WebSocketResponse, body: dict[str, Any]) -> None:
         url = self.bridge.gateway_url() + PATH
         output: list[Any] = []
         try:
@@ -194,7 +199,7 @@ class _Session:
         await ws.send_str(error_frame(502, "the response stream ended before it completed"))
 
 
-async def _http_error(resp) -> str:
+async def _http_error(resp: ClientResponse) -> str:
     raw = await resp.read()
     try:
         error = json.loads(raw).get("error")
@@ -205,7 +210,7 @@ async def _http_error(resp) -> str:
                        error=error if isinstance(error, dict) else None)
 
 
-async def _sse_data(content):
+async def _sse_data(content: StreamReader) -> AsyncIterator[str]:
     """The `data:` payloads of a server-sent-event stream, one per event."""
     lines: list[str] = []
     async for raw in content:
