@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from admin_web import keyset
 from admin_web.access import ORG_ADMIN, SUPER, allow, org_scope
@@ -22,6 +22,7 @@ from gateway.db.models import App, RequestLog, User
 bp = Blueprint("logs", __name__, url_prefix="/logs")
 FILTERS = ("user", "model", "path", "request", "status", "since", "until")
 STATUSES = {"": "Any status", "ok": "Success (< 400)", "error": "Errors (≥ 400)"}
+COUNT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,22 @@ def text_conditions(values: Mapping[str, str]) -> list[Any]:
     return conds
 
 
-def who_matches(text: str) -> Any:
-    """The user (email or name), the app (slug or name) or the key (prefix or name) of a call."""
+def who_matches(text: str, model: Any = RequestLog) -> Any:
+    """The user (email or name), the app (slug or name) or the key (prefix, and name where
+    the table keeps it) of a call or report."""
     users = select(User.id).where(or_(contains(User.email, text), contains(User.name, text)))
     apps = select(App.id).where(or_(contains(App.slug, text), contains(App.name, text)))
-    return or_(RequestLog.user_id.in_(users), RequestLog.app_id.in_(apps),
-               contains(RequestLog.key_prefix, text), contains(RequestLog.key_name, text))
+    keys = [contains(model.key_prefix, text)]
+    if hasattr(model, "key_name"):
+        keys.append(contains(model.key_name, text))
+    return or_(model.user_id.in_(users), model.app_id.in_(apps), *keys)
+
+
+def count_matching(model: Any, conds: list[Any]) -> int:
+    """Rows matching, counted up to COUNT_LIMIT + 1: a bounded cost on millions of rows (the
+    page itself is a keyset seek)."""
+    ids = select(model.id).where(*conds).limit(COUNT_LIMIT + 1).subquery()
+    return int(get_db().scalar(select(func.count()).select_from(ids)) or 0)
 
 
 @bp.get("/")
@@ -106,7 +117,8 @@ def index() -> str:
     users, apps = owners(page.rows)
     query = filters.query()
     return render_template("logs.html", page=page, filters=filters, users=users, apps=apps,
-                           statuses=STATUSES, **keyset.links("logs.index", page, query))
+                           statuses=STATUSES, matched=count_matching(RequestLog, conds),
+                           count_limit=COUNT_LIMIT, **keyset.links("logs.index", page, query))
 
 
 def owners(rows: list[RequestLog]) -> tuple[dict[int, User], dict[int, App]]:

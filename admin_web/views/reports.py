@@ -1,5 +1,6 @@
 """Error Reports: the gateway's own failures and what clients reported, newest first, with
-filters and keyset pagination (the metering plugin's `metering_error_reports` table)."""
+filters (text: any part, ignoring case, as in Logs) and keyset pagination (the metering plugin's
+`metering_error_reports` table)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ from admin_web import keyset
 from admin_web.access import ORG_ADMIN, SUPER, allow, org_scope
 from admin_web.db import get_db
 from admin_web.sources import api
-from admin_web.views.logs import owners, parse_time
-from gateway.db.models import User
+from admin_web.views.logs import (
+    COUNT_LIMIT,
+    contains,
+    count_matching,
+    owners,
+    parse_time,
+    who_matches,
+)
 
 bp = Blueprint("reports", __name__, url_prefix="/error-reports")
 FILTERS = ("source", "type", "model", "user", "since", "until")
@@ -33,10 +40,9 @@ def parse_filters(model: Any, args: Mapping[str, str]) -> tuple[dict[str, str], 
     errors: list[str] = []
     for name in ("source", "type", "model"):
         if values[name]:
-            conds.append(getattr(model, name) == values[name])
+            conds.append(contains(getattr(model, name), values[name]))
     if values["user"]:
-        user_id = get_db().scalar(select(User.id).where(User.email == values["user"].lower()))
-        conds.append(model.user_id == (user_id or -1))
+        conds.append(who_matches(values["user"], model))
     since = parse_time(values["since"], "from", errors)
     until = parse_time(values["until"], "to", errors)
     if since:
@@ -61,4 +67,5 @@ def index() -> str:
     query = {k: v for k, v in values.items() if v}
     return render_template(
         "reports.html", available=True, page=page, values=values, errors=errors, users=users,
-        apps=apps, sources=SOURCES, **keyset.links("reports.index", page, query))
+        apps=apps, sources=SOURCES, matched=count_matching(model, conds), count_limit=COUNT_LIMIT,
+        **keyset.links("reports.index", page, query))

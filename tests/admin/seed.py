@@ -1,6 +1,6 @@
 """A seeded database for the admin site's tests: two organizations, users of every role, apps,
-keys, a few hundred calls (request logs with their rollups, written exactly as the metering
-plugin writes them), error reports, DLP events, aliases, fallback chains, credentials, features,
+keys, a few hundred calls (request logs, rollups and keys' last use, written by the metering
+plugin's own sink), error reports, DLP events, aliases, fallback chains, credentials, features,
 and a model_config.yaml with agents."""
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from gateway import admin_ops
 from gateway.config import load_config
 from gateway.db.engine import make_engine, session_factory
 from gateway.db.migrate import upgrade
-from gateway.db.models import RequestLog, User
+from gateway.db.models import User
 from gateway.settings import Settings
 from plugins.dlp._models import DlpEvent
 from plugins.fallback import _credentials, _ops
-from plugins.metering import _rollups
 from plugins.metering._models import ErrorReport
+from plugins.metering._records import LogRecord
+from plugins.metering._sink import Sink
 from plugins.routing import admin_api as routing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +84,8 @@ def seed(url: str, directory: Path, calls: int = 240, **env: str) -> Seeded:
                                  "opt_in")
             features.set_feature(session, "beta-ui", "Beta UI", "", "on")
             session.commit()
+        seeded.calls = _calls(engine, seeded.ids, calls)
         with engine.begin() as conn:
-            seeded.calls = _calls(conn, seeded.ids, calls)
             _reports_and_events(conn, seeded.ids)
     finally:
         engine.dispose()
@@ -128,8 +129,9 @@ def _routing(session, settings: Settings) -> None:
     _credentials.set_credential(session, settings.secret_key(), "openai", api_key=OPENAI_KEY)
 
 
-def _calls(conn, ids: dict[str, int], count: int) -> int:
-    """Calls over the last six days, twelve in the last hour; written with their rollups."""
+def _calls(engine, ids: dict[str, int], count: int) -> int:
+    """Calls over the last six days, twelve in the last hour; written as the gateway writes
+    them (one batch through the metering sink: log rows, rollups, keys' last use)."""
     rnd = random.Random(7)
     now = datetime.now(UTC)
     owners = [(ids["dev@acme.test"], ids["acme"], None, "sk-gw-devlaptp", "laptop"),
@@ -153,8 +155,7 @@ def _calls(conn, ids: dict[str, int], count: int) -> int:
             "cache_write_tokens": 0, "usage_estimated": False,
             "cost_usd": Decimal("0.00125") * (1 + i % 5), "latency_ms": 200 + i,
             "ttfb_ms": 90, "cache_hit": i % 17 == 0, "fallback_attempts": int(i % 40 == 6)})
-    conn.execute(insert(RequestLog.__table__), rows)
-    _rollups.apply(conn, _rollups.deltas(rows))
+    Sink(engine, lambda: now).write([LogRecord(row) for row in rows])
     return len(rows)
 
 
