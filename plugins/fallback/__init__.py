@@ -13,7 +13,11 @@ read in-memory snapshots.
 
 from __future__ import annotations
 
-from gateway.call import Route
+import argparse
+
+from gateway.call import Attempt, Call, Failure, Provider, Route
+from gateway.errors import GatewayError
+from gateway.host import PluginHost
 from gateway.pluginmanager import hookimpl
 from plugins.fallback import (
     _calls,
@@ -22,83 +26,85 @@ from plugins.fallback import (
 from plugins.fallback._state import KEY, FallbackState
 
 
-def _state(ctx) -> FallbackState | None:
-    return ctx.extensions.get(KEY) if ctx is not None else None
+def _state(ctx: PluginHost | None) -> FallbackState | None:
+    state: FallbackState | None = ctx.extensions.get(KEY) if ctx is not None else None
+    return state
 
 
 @hookimpl
-def gateway_startup(ctx) -> None:
+def gateway_startup(ctx: PluginHost) -> None:
     state = FallbackState(ctx)
     state.start()  # raises ConfigError on a wrong master key: the process must not start
     ctx.extensions[KEY] = state
 
 
 @hookimpl
-def gateway_register_commands(subparsers) -> None:
+def gateway_register_commands(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from plugins.fallback import _cli  # the proxy never needs the command-line code
 
     _cli.register(subparsers)
 
 
 @hookimpl
-def gateway_provider(name, default, ctx):
+def gateway_provider(name: str, default: Provider | None, ctx: PluginHost) -> Provider | None:
     state = _state(ctx)
     return state.provider(name, default) if state is not None else None
 
 
 @hookimpl
-def gateway_resolve_model(call):
+def gateway_resolve_model(call: Call) -> Route | None:
     """`provider/model` for a provider that only exists as stored credentials (not in
     model_config.yaml), which the core's resolution would call unknown; None for the rest."""
     state = _state(call.ctx)
     provider, sep, rest = call.requested_model.partition("/")
     if state is None or not (sep and rest) or provider not in state.snapshot.credentials \
-            or provider in call.ctx.config.provider_names():
+            or provider in _calls.host(call).config.provider_names():
         return None
     return Route(model=call.requested_model, provider=provider, upstream_model=rest)
 
 
 @hookimpl
-def gateway_plan_candidates(call, primary):
+def gateway_plan_candidates(call: Call, primary: Route) -> list[Route] | None:
     state = _state(call.ctx)
     return _calls.plan(state, call, primary) if state is not None else None
 
 
 @hookimpl
-def gateway_admit(call) -> None:
+def gateway_admit(call: Call) -> None:
     state = _state(call.ctx)
     if state is not None:
         _calls.admitted(state, call)
 
 
 @hookimpl
-def gateway_prepare_attempt(call, attempt) -> None:
+def gateway_prepare_attempt(call: Call, attempt: Attempt) -> None:
     state = _state(call.ctx)
     if state is not None:
         _calls.attempt_started(state, call, attempt)
 
 
 @hookimpl
-def gateway_retry(call, attempt, failure):
+def gateway_retry(call: Call, attempt: Attempt, failure: Failure) -> bool | None:
     state = _state(call.ctx)
     return _calls.decide_retry(state, call, attempt, failure) if state is not None else None
 
 
 @hookimpl
-def gateway_response_headers(call):
+def gateway_response_headers(call: Call) -> dict[str, str] | None:
     strategy = call.stash.get(_calls.STRATEGY)
     return {"x-gateway-strategy": strategy} if strategy else None
 
 
 @hookimpl
-def gateway_call_complete(call) -> None:
+def gateway_call_complete(call: Call) -> None:
     state = _state(call.ctx)
     if state is not None:
         _calls.ended(state, call, None)
 
 
 @hookimpl
-def gateway_call_failed(call, error) -> None:
+def gateway_call_failed(call: Call, error: GatewayError) -> None:
     state = _state(call.ctx)
     if state is not None:
         _calls.ended(state, call, error)

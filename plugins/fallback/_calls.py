@@ -11,6 +11,7 @@ import logging
 
 from gateway.call import Attempt, Call, Failure, Route
 from gateway.errors import GatewayError
+from gateway.host import PluginHost
 from gateway.stash import StashKey
 from plugins.fallback import _policy as policy
 from plugins.fallback._state import FallbackState
@@ -26,13 +27,20 @@ _ACTIVE, _BUSY = StashKey[bool](), StashKey[str]()  # counted as in flight; prov
 _RECORDED = StashKey[set[int]]()  # attempts whose outcome the health stats already learnt
 
 
+def host(call: Call) -> PluginHost:
+    """The process serving `call`: the hooks only get here with this plugin's state, which lives
+    in that process's `ctx.extensions`."""
+    assert call.ctx is not None, f"call {call.request_id} has no plugin host"
+    return call.ctx
+
+
 def plan(state: FallbackState, call: Call, primary: Route) -> list[Route]:
-    snap = state.snapshot
+    snap, ctx = state.snapshot, host(call)
     org_id = call.principal.org_id if call.principal else None
     chain = snap.chain_for(org_id, primary.model, call.requested_model)
-    routes = resolve_chain(call.ctx, call, primary, chain, snap.credentials) if chain else [primary]
+    routes = resolve_chain(ctx, call, primary, chain, snap.credentials) if chain else [primary]
     call.stash[STRATEGY] = snap.strategy
-    return rank(routes, snap.strategy, state.stats, call.ctx.config.models)
+    return rank(routes, snap.strategy, state.stats, ctx.config.models)
 
 
 def admitted(state: FallbackState, call: Call) -> None:
@@ -81,7 +89,7 @@ def _keep_larger_windows(call: Call, attempt: Attempt) -> bool:
     """A context-too-long answer may only move on to models with a larger window: drop the
     others from the rest of the plan (the stream layer takes the next candidate in order)."""
     done = len(call.attempts)
-    better = larger_windows(call.ctx.config.models, attempt.route.model, call.candidates[done:])
+    better = larger_windows(host(call).config.models, attempt.route.model, call.candidates[done:])
     if not better:
         return False
     call.candidates[done:] = better

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +23,25 @@ from gateway.settings import Settings
 from plugins.fallback import _credentials as creds
 from plugins.fallback import _crypto
 from plugins.fallback import _ops as ops
+from plugins.fallback._models import FallbackChain
 
 Handler = Callable[[Session, argparse.Namespace], Output]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _register_fallbacks(_group(subparsers, "fallbacks", "manage fallback chains"))
     _register_settings(_group(subparsers, "settings", "gateway settings (routing strategy, …)"))
     _register_credentials(_group(subparsers, "credentials",
                                  "provider credentials, stored encrypted in the database"))
 
 
-def _group(subparsers: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+def _group(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+           help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     parser = subparsers.add_parser(name, help=help, description=help)
     return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 
 
-def _command(sub: argparse._SubParsersAction, name: str, help: str, handler: Handler,
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str, handler: Handler,
              func: Callable[[argparse.Namespace], int] | None = None) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -47,7 +49,7 @@ def _command(sub: argparse._SubParsersAction, name: str, help: str, handler: Han
     return parser
 
 
-def _register_fallbacks(sub: argparse._SubParsersAction) -> None:
+def _register_fallbacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(sub, "set", "set the fallback chain of a primary model (replaces it)", _chain_set)
     p.add_argument("primary", metavar="PRIMARY")
     p.add_argument("models", metavar="MODEL", nargs="+", help="fallback models, in order")
@@ -58,7 +60,7 @@ def _register_fallbacks(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--org", metavar="SLUG")
 
 
-def _register_settings(sub: argparse._SubParsersAction) -> None:
+def _register_settings(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(sub, "set", "change a setting; running gateways apply it within a second",
                  _settings_set)
     p.add_argument("key", metavar="KEY", choices=list(ops.SETTINGS))
@@ -66,7 +68,7 @@ def _register_settings(sub: argparse._SubParsersAction) -> None:
     _command(sub, "list", "list settings", _settings_list)
 
 
-def _register_credentials(sub: argparse._SubParsersAction) -> None:
+def _register_credentials(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(sub, "set", "store a provider's API key and connection settings", _cred_set)
     p.add_argument("provider", metavar="PROVIDER")
     p.add_argument("--base-url", metavar="URL")
@@ -87,7 +89,7 @@ def _register_credentials(sub: argparse._SubParsersAction) -> None:
 
 # --- fallbacks --------------------------------------------------------------------------------
 
-def _chain_doc(row, org: str | None) -> dict[str, Any]:
+def _chain_doc(row: FallbackChain, org: str | None) -> dict[str, Any]:
     return {"primary": row.primary_model, "models": list(row.models), "org": org}
 
 
@@ -217,7 +219,7 @@ def _read_line(missing: str) -> str:
     return line
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
                      for line in (headers, *rows))

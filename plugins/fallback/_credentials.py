@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,6 +55,11 @@ def wrong_key_error(version: int) -> ConfigError:
         f"right key, or delete the credentials and set them again")
 
 
+@overload
+def current_key_version(session: Session, master_key: bytes, *, create: Literal[True]) -> int: ...
+@overload
+def current_key_version(session: Session, master_key: bytes, *,
+                        create: bool = False) -> int | None: ...
 def current_key_version(session: Session, master_key: bytes, *, create: bool = False) -> int | None:
     """The key version in force after checking `master_key` against it (ConfigError if it does
     not match); None when no credential was ever stored, unless `create` starts version 1."""

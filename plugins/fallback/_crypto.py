@@ -29,7 +29,7 @@ class WrongKey(ValueError):
 
 
 def generate_key() -> bytes:
-    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+    return AESGCM.generate_key(KEY_BYTES * 8)  # positional: the stub says key_size, the code bit_length
 
 
 def parse_key(text: str, source: str = "key") -> bytes:

@@ -29,7 +29,7 @@ MAX_CHAIN = 10
 # --- settings (rows of the core `settings` table that this plugin owns) ----------------------
 
 def _strategy(value: Any) -> str:
-    if value not in STRATEGIES:
+    if not isinstance(value, str) or value not in STRATEGIES:
         raise ValueError(f"invalid routing_strategy {value!r}: expected one of "
                          f"{', '.join(STRATEGIES)}")
     return value

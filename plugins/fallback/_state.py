@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.call import Provider
 from gateway.errors import ConfigError
+from gateway.host import PluginHost
 from plugins.fallback._credentials import Credential, load_credentials
 from plugins.fallback._models import FallbackChain
 from plugins.fallback._ops import ALLOW_PRIVATE, ROUTING_STRATEGY, get_settings
@@ -50,7 +51,7 @@ class Snapshot:
         return ()
 
 
-def load_snapshot(session, master_key: bytes, keep: Snapshot | None = None) -> Snapshot:
+def load_snapshot(session: Session, master_key: bytes, keep: Snapshot | None = None) -> Snapshot:
     """Everything from the database. A master key that does not match raises ConfigError, or,
     with `keep`, leaves `keep`'s credentials in force while chains and settings are reloaded."""
     settings = get_settings(session)
@@ -81,7 +82,7 @@ def _url_ok(cred: Credential) -> bool:
 
 
 class FallbackState:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: PluginHost) -> None:
         self.ctx = ctx
         self.stats = Stats()
         self.snapshot = Snapshot()
@@ -95,8 +96,10 @@ class FallbackState:
         self.ctx.on_change(self.reload)
 
     def _load(self, key: bytes | None = None, keep: Snapshot | None = None) -> Snapshot:
+        master_key = key or self._master_key
+        assert master_key is not None, "start() reads the master key before the first load"
         with self.ctx.sessions() as session:
-            return load_snapshot(session, key or self._master_key, keep)
+            return load_snapshot(session, master_key, keep)
 
     def reload(self) -> None:
         try:

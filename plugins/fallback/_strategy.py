@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, cast
 
 from gateway.call import Call, Endpoint, Route
 from gateway.config import ModelEntry
 from gateway.core_hooks import resolve_name
 from gateway.errors import GatewayError
+from gateway.host import PluginHost
 from plugins.fallback._stats import Stats
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
 
 log = logging.getLogger("plugins.fallback")
 
@@ -54,10 +59,12 @@ def _sort_key(strategy: str, stats: Stats,
 
 
 def _price(entry: ModelEntry | None) -> float:
-    return float(entry.input + entry.output) if entry is not None and entry.priced else _INF
+    if entry is None or entry.input is None or entry.output is None:  # `not entry.priced`, spelt out
+        return _INF
+    return float(entry.input + entry.output)
 
 
-def resolve_chain(ctx, call: Call, primary: Route, names: Iterable[str],
+def resolve_chain(ctx: PluginHost, call: Call, primary: Route, names: Iterable[str],
                   credential_providers: Iterable[str]) -> list[Route]:
     """[primary, *usable fallbacks]: fallback names resolved like model names, without
     duplicates; entries that cannot be served by this call are left out (and logged)."""
@@ -72,14 +79,15 @@ def resolve_chain(ctx, call: Call, primary: Route, names: Iterable[str],
     return routes
 
 
-def _resolve(ctx, call: Call, name: str, credential_providers: set[str]) -> Route | None:
+def _resolve(ctx: PluginHost, call: Call, name: str, credential_providers: set[str]) -> Route | None:
     provider, sep, rest = name.partition("/")
     try:
         if sep and rest and provider in credential_providers \
                 and provider not in ctx.config.provider_names():
             route = Route(model=name, provider=provider, upstream_model=rest, reason="fallback")
         else:
-            found = resolve_name(ctx, name, call.endpoint)
+            # until gateway/core_hooks.resolve_name takes a PluginHost (it reads only `config`)
+            found = resolve_name(cast("GatewayContext", ctx), name, call.endpoint)
             route = Route(found.model, found.provider, found.upstream_model, reason="fallback")
     except GatewayError as exc:
         log.warning("fallback model %r skipped: %s", name, exc.message)

@@ -57,7 +57,7 @@ def _addresses(host: str, resolve: bool) -> list[IpAddress]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return []  # unresolvable here: the gateway cannot reach it either, nothing to protect
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def _check_address(url: str, address: IpAddress, allow_private: bool) -> None:
