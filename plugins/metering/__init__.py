@@ -6,35 +6,38 @@ delegates to the private modules beside it. Per-process state is `ctx.extensions
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable
 
 from gateway.call import Attempt, CachedAnswer, Call, LocalRequest, LocalResponse, ResponseFilter
 from gateway.errors import AuthenticationFailed, GatewayError
+from gateway.host import PluginHost
 from gateway.pluginmanager import hookimpl
 from plugins.metering import _calls, _commands, _error_reports, _metrics, _models  # noqa: F401
 from plugins.metering._state import KEY, Metering, state_of
 
 
 @hookimpl
-def gateway_startup(ctx) -> None:
+def gateway_startup(ctx: PluginHost) -> None:
     state = Metering(ctx)
     ctx.extensions[KEY] = state
     state.start()
 
 
 @hookimpl
-def gateway_shutdown(ctx) -> None:
+def gateway_shutdown(ctx: PluginHost) -> None:
     state = state_of(ctx)
     if state is not None:
         state.stop()
 
 
 @hookimpl
-def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
+def gateway_register_commands(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _commands.register(subparsers)
 
 
 @hookimpl
-def gateway_admit(call: Call):
+def gateway_admit(call: Call) -> Awaitable[None] | None:
     state = state_of(call.ctx)
     return _calls.admit(state, call) if state is not None else None
 
@@ -52,7 +55,8 @@ def gateway_prepare_attempt(call: Call, attempt: Attempt) -> None:
 
 
 @hookimpl
-def gateway_cache_lookup(call: Call, attempt: Attempt) -> CachedAnswer | None:
+def gateway_cache_lookup(
+        call: Call, attempt: Attempt) -> CachedAnswer | Awaitable[CachedAnswer | None] | None:
     state = state_of(call.ctx)
     return _calls.cache_lookup(state, call, attempt) if state is not None else None
 
@@ -85,7 +89,7 @@ def gateway_call_failed(call: Call, error: GatewayError) -> None:
 
 
 @hookimpl
-def gateway_local_request(request: LocalRequest, ctx) -> LocalResponse | None:
+def gateway_local_request(request: LocalRequest, ctx: PluginHost) -> LocalResponse | None:
     state = state_of(ctx)
     if state is None:
         return None

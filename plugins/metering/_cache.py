@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from gateway.call import Attempt, CachedAnswer, Call, Endpoint
+from gateway.call import Attempt, CachedAnswer, Call, Endpoint, Principal
 from plugins.metering._models import CacheEntry
 from plugins.metering._records import CacheRecord
 
@@ -48,8 +48,15 @@ def eligible(call: Call) -> bool:
     return not isinstance(temperature, bool) and temperature == 0
 
 
+def _owner(call: Call) -> Principal:
+    # cache_lookup and cache_store return early for a call without a principal.
+    if call.principal is None:
+        raise ValueError(f"call {call.request_id} has no principal to keep a cache entry for")
+    return call.principal
+
+
 def cache_key(call: Call, attempt: Attempt) -> str:
-    p = call.principal
+    p = _owner(call)
     tenant = ["app", p.app_id] if p.app_id is not None else ["user", p.org_id, p.user_id]
     body = {k: v for k, v in attempt.body.items() if k not in _STREAM_FLAGS}
     doc = [tenant, call.endpoint.value, attempt.route.model, attempt.path,
@@ -110,7 +117,7 @@ class ResponseCache:
         """Keep `answer` here now and hand back the row for the writer to share it."""
         expires = now + timedelta(seconds=ttl)
         self.remember(key, answer, expires)
-        p = call.principal
+        p = _owner(call)
         return CacheRecord({"key": key, "org_id": p.org_id, "app_id": p.app_id, "created_at": now,
                             "expires_at": expires, "status": answer.status,
                             "content_type": answer.content_type, "body": answer.body})

@@ -6,6 +6,8 @@ reservation, awaited) or in the writer thread (everything else, never awaited)."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Generator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,13 +15,14 @@ from gateway.call import ApiFormat, Attempt, CachedAnswer, Call, Endpoint, Usage
 from gateway.errors import GatewayError, PaymentRequired
 from gateway.stash import StashKey
 from plugins.metering import _cache, _ledger
+from plugins.metering._caps import CapRule
 from plugins.metering._cost import choices, cost_of, entry_for, max_output_tokens, reservation_for, unpriced
 from plugins.metering._error_reports import gateway_report, worth_reporting
 from plugins.metering._records import LogRecord, bodies_row, log_row
 from plugins.metering._state import Metering
 from plugins.metering._usage import UsageReader, estimate_tokens, text_length
 
-HOLD = StashKey[Any]()  # the spend reservation held while the call runs
+HOLD = StashKey[_ledger.Hold]()  # the spend reservation held while the call runs
 READER = StashKey[UsageReader]()
 STRIP = StashKey[bool]()  # the client did not ask for the usage chunk metering asked for
 DONE = StashKey[bool]()
@@ -28,7 +31,7 @@ ZERO = Decimal(0)
 
 # -- admission ---------------------------------------------------------------------------------
 
-def admit(state: Metering, call: Call):
+def admit(state: Metering, call: Call) -> _Reservation | None:
     """None when no cap applies (no database work at all), else an awaitable reservation."""
     if call.principal is None:
         return None
@@ -36,7 +39,7 @@ def admit(state: Metering, call: Call):
     if not rules:
         return None
     config = state.ctx.config
-    missing = unpriced(config, call.candidates or [call.route])
+    missing = unpriced(config, call.candidates or ([call.route] if call.route else []))
     if missing:
         raise PaymentRequired(
             f"model {missing[0]!r} has no price in the model catalog and the {rules[0].label} "
@@ -50,10 +53,10 @@ class _Reservation:
     """Awaitable (not a coroutine: if another plugin refuses the call before this is awaited,
     nothing was reserved and Python has nothing to warn about)."""
 
-    def __init__(self, state: Metering, call: Call, rules, amount: Decimal) -> None:
+    def __init__(self, state: Metering, call: Call, rules: list[CapRule], amount: Decimal) -> None:
         self.state, self.call, self.rules, self.amount = state, call, rules, amount
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, None]:
         return self._run().__await__()
 
     async def _run(self) -> None:
@@ -93,13 +96,14 @@ def prepare(call: Call, attempt: Attempt) -> None:
 
 def response_filter(state: Metering, call: Call) -> UsageReader:
     scope = state.snapshot.scope_config(call.principal) if call.principal else None
-    reader = UsageReader(call, strip_usage_chunk=bool(call.stash.get(STRIP)),
+    reader = UsageReader(call, strip_usage_chunk=call.stash.get(STRIP, False),
                          keep_text=bool(scope and scope.store_bodies))
     call.stash[READER] = reader
     return reader
 
 
-def cache_lookup(state: Metering, call: Call, attempt: Attempt) -> CachedAnswer | None:
+def cache_lookup(state: Metering, call: Call,
+                 attempt: Attempt) -> CachedAnswer | Awaitable[CachedAnswer | None] | None:
     scope = state.snapshot.scope_config(call.principal) if call.principal else None
     if scope is None or not scope.cache_ttl or not _cache.eligible(call):
         return None
@@ -111,8 +115,10 @@ def cache_lookup(state: Metering, call: Call, attempt: Attempt) -> CachedAnswer 
     return _cache_lookup_db(state, call, key, now)  # an awaitable: the core awaits it
 
 
-async def _cache_lookup_db(state: Metering, call: Call, key: str, now) -> CachedAnswer | None:
+async def _cache_lookup_db(state: Metering, call: Call, key: str,
+                           now: datetime) -> CachedAnswer | None:
     """Entries another process stored: a database read, kept off the event loop."""
+    assert call.ctx is not None, "metering: a call reached the cache without its gateway (ctx)"
     loop = asyncio.get_running_loop()
     hit = await loop.run_in_executor(call.ctx.executor, state.cache.get, key, now)
     if hit is None:
@@ -174,7 +180,7 @@ def _finish(state: Metering, call: Call, usage: Usage, error: GatewayError | Non
     state.metrics.observe(call, usage, cost, error.error_type if error else None)
 
 
-def _bodies(state: Metering, call: Call) -> dict | None:
+def _bodies(state: Metering, call: Call) -> dict[str, Any] | None:
     scope = state.snapshot.scope_config(call.principal) if call.principal else None
     if scope is None or not scope.store_bodies:
         return None

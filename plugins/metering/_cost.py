@@ -32,7 +32,7 @@ def entry_for(config: ModelConfig, model: str | None) -> ModelEntry | None:
 
 def cost_of(entry: ModelEntry | None, usage: Usage) -> Decimal:
     """USD for `usage` at `entry`'s prices, rounded to the cost columns' 8 places. Unpriced: 0."""
-    if entry is None or not entry.priced:
+    if entry is None or entry.input is None or entry.output is None:  # unpriced
         return ZERO
     cached = min(usage.cached_input_tokens, usage.input_tokens)
     written = min(usage.cache_write_tokens, usage.input_tokens - cached)
@@ -71,6 +71,8 @@ def input_token_bound(call: Call) -> int:
 
 def worst_case(entry: ModelEntry, input_tokens: int, output_tokens: int) -> Decimal:
     """The most a call can cost at `entry`: every input token at the dearest input price."""
+    if entry.output is None:
+        raise ValueError(f"model {entry.name!r} has no output price: its worst case is unknown")
     dearest_input = max(p for p in (entry.input, entry.cached_input, entry.cache_write)
                         if p is not None)
     total = input_tokens * dearest_input + output_tokens * entry.output

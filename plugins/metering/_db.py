@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 
 def begin_write(conn: Connection, wait: float | None = None) -> None:
@@ -27,16 +31,16 @@ def begin_write(conn: Connection, wait: float | None = None) -> None:
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
 
 
-def _insert(conn: Connection, table: Table):
+def _insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
     return _insert_for(conn.dialect.name, table)
 
 
-def _insert_for(dialect: str, table: Table):
+def _insert_for(dialect: str, table: Table) -> PgInsert | SqliteInsert:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+    return sqlite.insert(table)
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any],
@@ -53,7 +57,8 @@ def upsert_add(conn: Connection, table: Table, rows: list[dict[str, Any]], keys:
 
 
 @functools.lru_cache(maxsize=32)
-def _upsert_add_stmt(dialect: str, table: Table, keys: tuple[str, ...], add: tuple[str, ...]):
+def _upsert_add_stmt(dialect: str, table: Table, keys: tuple[str, ...],
+                     add: tuple[str, ...]) -> PgInsert | SqliteInsert:
     # Built once: constructing the SET clause costs more than executing a small batch.
     stmt = _insert_for(dialect, table)
     return stmt.on_conflict_do_update(

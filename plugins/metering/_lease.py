@@ -24,12 +24,13 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Row, delete, insert, select, update
 
 from plugins.metering import _ledger, _rollups
 from plugins.metering._models import CacheEntry, Lease, StoredBodies
-from plugins.metering._sink import Sink
+from plugins.metering._sink import Item, Sink
 from plugins.metering._spool import pending
 
 log = logging.getLogger("gateway.metering")
@@ -117,7 +118,7 @@ class Keeper:
             with self.engine.begin() as conn:
                 conn.execute(delete(LEASES).where(LEASES.c.id.in_(dead)))
 
-    def _dead(self, lease, now: datetime) -> bool:
+    def _dead(self, lease: Row[Any], now: datetime) -> bool:
         if lease.heartbeat_at < now - LEASE_TTL:
             return True
         return lease.host == HOST and (lease.pid == os.getpid() or not pid_alive(lease.pid))
@@ -139,7 +140,7 @@ class Keeper:
         log.warning("metering: the database is back: %d record(s) written from the spool "
                     "(%d call log row(s))", len(items), written)
 
-    def defer(self, records: list) -> None:
+    def defer(self, records: list[Item]) -> None:
         """The writer could not write these; they are in our spool, replayed on a later tick."""
         self.backlog.set()
 

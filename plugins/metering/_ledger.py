@@ -18,8 +18,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, insert, select, update
 
 from gateway.errors import PaymentRequired
 from plugins.metering._caps import (
@@ -40,6 +41,7 @@ LOCK_WAIT_SECONDS = 5.0
 LEDGER = LedgerRow.__table__
 RESERVATIONS = Reservation.__table__
 ZERO = Decimal(0)
+_Key = tuple[str, int, datetime]  # a ledger row: scope, scope id, period start
 
 # Built once: constructing a statement costs more than running it on SQLite, and a reused
 # statement object also keeps its compiled-cache key.
@@ -95,7 +97,7 @@ def reserve(engine: Engine, rules: list[CapRule], amount: Decimal, request_id: s
 def reserve_many(engine: Engine, asks: list[Ask]) -> list[Hold | PaymentRequired]:
     """Decide a batch of asks in one transaction (one lock, one commit), in order, each seeing
     what the ones before it held: the same outcome as one transaction per ask."""
-    wanted = {}
+    wanted: dict[_Key, tuple[CapRule, Period, Ask]] = {}
     for ask in asks:
         for rule in ask.rules:
             period = period_of(rule.period_kind, ask.now, ask.week_start)
@@ -103,12 +105,13 @@ def reserve_many(engine: Engine, asks: list[Ask]) -> list[Hold | PaymentRequired
     with engine.connect() as conn:
         begin_write(conn, wait=LOCK_WAIT_SECONDS)
         try:
-            rows = {}
+            rows: dict[_Key, Row[Any]] = {}
             for key in sorted(wanted):  # one lock order for every process: no deadlocks
                 rule, period, ask = wanted[key]
                 rows[key] = _locked_row(conn, rule, period, ask.now, ask.week_start)
             held = {key: row.reserved_usd for key, row in rows.items()}
-            results, reservations = [], []
+            results: list[Hold | PaymentRequired] = []
+            reservations: list[dict[str, Any]] = []
             for ask in asks:
                 results.append(_decide(ask, rows, held, reservations))
             for key, amount in held.items():
@@ -124,8 +127,9 @@ def reserve_many(engine: Engine, asks: list[Ask]) -> list[Hold | PaymentRequired
     return results
 
 
-def _decide(ask: Ask, rows: dict, held: dict, reservations: list) -> Hold | PaymentRequired:
-    keyed = []
+def _decide(ask: Ask, rows: dict[_Key, Row[Any]], held: dict[_Key, Decimal],
+            reservations: list[dict[str, Any]]) -> Hold | PaymentRequired:
+    keyed: list[_Key] = []
     for rule in sorted(ask.rules, key=lambda r: (r.scope, r.scope_id)):
         period = period_of(rule.period_kind, ask.now, ask.week_start)
         key = (rule.scope, rule.scope_id, period.start)
@@ -145,7 +149,8 @@ def _decide(ask: Ask, rows: dict, held: dict, reservations: list) -> Hold | Paym
     return hold
 
 
-def _locked_row(conn: Connection, rule: CapRule, period: Period, now: datetime, week_start: int):
+def _locked_row(conn: Connection, rule: CapRule, period: Period, now: datetime,
+                week_start: int) -> Row[Any]:
     row = _select_row(conn, rule, period)
     if row is None:
         carry = carry_for(conn, rule, period, week_start)
@@ -154,10 +159,11 @@ def _locked_row(conn: Connection, rule: CapRule, period: Period, now: datetime, 
             period_end=period.end, carry_usd=carry, spent_usd=ZERO, reserved_usd=ZERO, requests=0,
             updated_at=now), ("scope", "scope_id", "period_start"))
         row = _select_row(conn, rule, period)
+        assert row is not None, f"ledger row {rule.scope} {rule.scope_id} vanished after insert"
     return row
 
 
-def _select_row(conn: Connection, rule: CapRule, period: Period):
+def _select_row(conn: Connection, rule: CapRule, period: Period) -> Row[Any] | None:
     query = _ROW_LOCKED if conn.dialect.name == "postgresql" else _ROW
     return conn.execute(query, {"scope": rule.scope, "scope_id": rule.scope_id,
                                 "start": period.start}).first()
@@ -186,7 +192,7 @@ def settle(engine: Engine, settlements: list[Settlement], now: datetime) -> None
             ids = [s.hold.reservation_id for s in settlements]
             known = dict(conn.execute(select(RESERVATIONS.c.key, RESERVATIONS.c.released_at)
                                       .where(RESERVATIONS.c.key.in_(ids))).all())
-            deltas: dict[int, list] = {}
+            deltas: dict[int, list[Decimal | int]] = {}
             for s in settlements:
                 key = s.hold.reservation_id
                 if key not in known:
@@ -206,7 +212,7 @@ def settle(engine: Engine, settlements: list[Settlement], now: datetime) -> None
             raise
 
 
-def _apply(conn: Connection, deltas: dict[int, list], now: datetime) -> None:
+def _apply(conn: Connection, deltas: dict[int, list[Decimal | int]], now: datetime) -> None:
     query = select(LEDGER.c.id, LEDGER.c.spent_usd, LEDGER.c.reserved_usd, LEDGER.c.requests) \
         .where(LEDGER.c.id.in_(sorted(deltas))).order_by(LEDGER.c.id)
     if conn.dialect.name == "postgresql":
@@ -235,7 +241,7 @@ def sweep(engine: Engine, older_than: datetime, now: datetime,
         begin_write(conn)
         try:
             stale = conn.execute(select(RESERVATIONS).where(unreleased, stale_if)).all()
-            deltas: dict[int, list] = {}
+            deltas: dict[int, list[Decimal | int]] = {}
             for r in stale:
                 for lid in (int(x) for x in r.ledger_ids.split(",") if x):
                     deltas.setdefault(lid, [ZERO, ZERO, 0])[1] += r.amount_usd
@@ -257,7 +263,7 @@ def purge_tombstones(engine: Engine, older_than: datetime) -> None:
         conn.execute(delete(RESERVATIONS).where(RESERVATIONS.c.released_at < older_than))
 
 
-def current_row(conn: Connection, scope: str, scope_id: int, period: Period):
+def current_row(conn: Connection, scope: str, scope_id: int, period: Period) -> Row[Any] | None:
     return conn.execute(select(LEDGER).where(
         LEDGER.c.scope == scope, LEDGER.c.scope_id == scope_id,
         LEDGER.c.period_start == period.start)).first()

@@ -20,25 +20,26 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Generic, TypeVar
 
 log = logging.getLogger("gateway.metering")
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # ≈ 11 s in all
 _COMPLAIN_EVERY = 10.0
+R = TypeVar("R")  # a record
 
 
-class BatchWriter:
-    def __init__(self, write: Callable[[list[Any]], None], *, interval: float = 0.1,
+class BatchWriter(Generic[R]):
+    def __init__(self, write: Callable[[list[R]], None], *, interval: float = 0.1,
                  max_rows: int = 500, queue_size: int = 20000,
                  periodic: Callable[[], None] | None = None, periodic_every: float = 60.0,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS, name: str = "metering-writer",
                  transient: Callable[[Exception], bool] = lambda exc: True,
-                 deferred: Callable[[list[Any]], None] | None = None) -> None:
+                 deferred: Callable[[list[R]], None] | None = None) -> None:
         self._write = write
         self._transient = transient
         self._deferred = deferred
         self.interval, self.max_rows, self.queue_size = interval, max_rows, queue_size
-        self._items: collections.deque = collections.deque()
+        self._items: collections.deque[R] = collections.deque()
         self._periodic, self._periodic_every = periodic, periodic_every
         self._next_periodic = time.monotonic() + periodic_every
         self._delays = retry_delays
@@ -55,10 +56,10 @@ class BatchWriter:
     def set_periodic(self, periodic: Callable[[], None]) -> None:
         self._periodic = periodic
 
-    def set_deferred(self, deferred: Callable[[list[Any]], None]) -> None:
+    def set_deferred(self, deferred: Callable[[list[R]], None]) -> None:
         self._deferred = deferred
 
-    def put(self, record: Any) -> bool:
+    def put(self, record: R) -> bool:
         """Queue `record` without blocking; False (and a log line) when the queue is full."""
         waiting = len(self._items)
         if waiting >= self.queue_size:
@@ -120,13 +121,14 @@ class BatchWriter:
                 return
             self._maybe_periodic()
 
-    def _take(self) -> list[Any]:
-        batch, items = [], self._items
+    def _take(self) -> list[R]:
+        batch: list[R] = []
+        items = self._items
         while items and len(batch) < self.max_rows:
             batch.append(items.popleft())
         return batch
 
-    def _write_with_retry(self, batch: list[Any]) -> None:
+    def _write_with_retry(self, batch: list[R]) -> None:
         """`write` may take what it committed out of `batch`, so a retry redoes only the rest."""
         started = time.monotonic()
         count, attempts = len(batch), 0
@@ -160,7 +162,7 @@ class BatchWriter:
                 self.finished += count
                 self._done.notify_all()
 
-    def _one_by_one(self, batch: list[Any], exc: Exception) -> None:
+    def _one_by_one(self, batch: list[R], exc: Exception) -> None:
         """A record the database refuses must not take the rest of its batch down with it."""
         lost = 0
         for record in list(batch):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import hmac
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
@@ -28,6 +28,7 @@ from prometheus_client.metrics_core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     InfoMetricFamily,
+    Metric,
 )
 
 from gateway.call import Call, LocalRequest, Usage
@@ -66,7 +67,7 @@ def allowed(request: LocalRequest, token: str | None) -> bool:
 
 
 class Metrics:
-    def __init__(self, queue_depth=None,
+    def __init__(self, queue_depth: Callable[[], int] | None = None,
                  catalog: Callable[[], Collection[str]] = lambda: ()) -> None:
         self.catalog = catalog
         self.requests: dict[tuple[str, str, str, str], int] = {}
@@ -93,8 +94,9 @@ class Metrics:
                 and not model.startswith("ollama/"):
             model = "other"
         provider = attempt.provider.name if attempt else "none"
+        status = call.status or 0
         key = (model, provider, ENDPOINT_PATH[call.endpoint],
-               STATUS_CLASS.get(call.status or 0) or f"{call.status // 100}xx")
+               STATUS_CLASS.get(status) or f"{status // 100}xx")
         self.requests[key] = self.requests.get(key, 0) + 1
         if error_type:
             ekey = (model, provider, error_type)
@@ -122,15 +124,15 @@ class Metrics:
 
     # -- scraping -----------------------------------------------------------------------------
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         mp = ["model", "provider"]
         requests = CounterMetricFamily("gateway_requests", "Calls by outcome",
                                        labels=[*mp, "endpoint", "status"])
         for key, n in self.requests.items():
             requests.add_metric(list(key), n)
         errors = CounterMetricFamily("gateway_errors", "Failed calls", labels=[*mp, "error_type"])
-        for key, n in self.errors.items():
-            errors.add_metric(list(key), n)
+        for ekey, n in self.errors.items():
+            errors.add_metric(list(ekey), n)
         tokens = CounterMetricFamily("gateway_tokens", "Tokens metered", labels=[*mp, "kind"])
         cost = CounterMetricFamily("gateway_cost_usd", "Provider cost in US dollars", labels=mp)
         hits = CounterMetricFamily("gateway_cache_hits", "Answers served from the response cache",
@@ -163,8 +165,9 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _cumulative(bounds: tuple, counts: list[int]) -> list[tuple[str, int]]:
-    out, total = [], 0
+def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    total = 0
     for bound, n in zip((*bounds, float("inf")), counts):
         total += n
         out.append(("+Inf" if bound == float("inf") else str(bound), total))

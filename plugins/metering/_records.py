@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from gateway.call import Call, Endpoint, Usage
+from gateway.call import Call, Endpoint, Principal, Usage
 from gateway.outcome import scrub
 
 MAX_BODY_CHARS = 256 * 1024
@@ -90,7 +90,7 @@ def clean(value: Any, limit: int) -> str | None:
 
 def error_row(source: str, *, type: Any = None, model: Any = None, error: Any = None,
               agent: Any = None, version: Any = None, status: int | None = None,
-              call: Call | None = None, principal=None, request_id: str | None = None,
+              call: Call | None = None, principal: Principal | None = None, request_id: str | None = None,
               when: datetime | None = None) -> dict[str, Any]:
     p = principal or (call.principal if call else None)
     return {

@@ -21,18 +21,25 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from sqlalchemy import Engine
 
 from gateway.errors import GatewayError, PaymentRequired
 from plugins.metering._ledger import Ask, Hold, Settlement, reserve_many, settle
+from plugins.metering._records import LogRecord
 from plugins.metering._spool import Spooled
 
 log = logging.getLogger("gateway.metering")
 MAX_BATCH = 200
+
+# The queue holds asks (with the future their caller awaits, on its loop) and settlements.
+_Waiting = tuple[Ask, asyncio.Future[Hold], asyncio.AbstractEventLoop]
+_Booking = tuple[Settlement | Spooled, None, None]
+_Entry = _Waiting | _Booking
+_Outcome = tuple[asyncio.Future[Hold], Hold | GatewayError]  # a decided ask
 
 
 class LedgerUnavailable(GatewayError):
@@ -43,14 +50,14 @@ class LedgerUnavailable(GatewayError):
 class Reserver:
     def __init__(self, engine: Engine, release: Callable[[Hold], None],
                  clock: Callable[[], datetime],
-                 fallback: Callable[[Any], None],
+                 fallback: Callable[[Settlement | Spooled], object],
                  ack: Callable[[list[int]], None] = lambda seqs: None) -> None:
         self.engine = engine
         self._release = release  # gives back a hold nobody waits for any more
         self._clock = clock
         self._fallback = fallback
         self._ack = ack
-        self._pending: collections.deque = collections.deque()
+        self._pending: collections.deque[_Entry] = collections.deque()
         self._wake = threading.Event()
         self._busy = False
         self._stop = threading.Event()
@@ -65,10 +72,10 @@ class Reserver:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def submit(self, ask: Ask) -> asyncio.Future:
+    def submit(self, ask: Ask) -> asyncio.Future[Hold]:
         """On the event loop: a future that resolves to the Hold or raises the refusal."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[Hold] = loop.create_future()
         if self._stop.is_set():
             future.set_exception(LedgerUnavailable("the gateway is shutting down"))
             return future
@@ -92,11 +99,11 @@ class Reserver:
                 self._busy = True
                 batch = [self._pending.popleft()
                          for _ in range(min(MAX_BATCH, len(self._pending)))]
-                for run in _runs(batch):
+                for run in _runs(batch):  # each run holds entries of one kind
                     if _is_settlement(run[0][0]):
-                        self._settle([item for item, _, _ in run])
+                        self._settle([cast(_Booking, entry)[0] for entry in run])
                     else:
-                        self._decide(run)
+                        self._decide(cast(list[_Waiting], run))
             self._busy = False
 
     def drain(self, timeout: float = 10.0) -> bool:
@@ -109,9 +116,9 @@ class Reserver:
             time.sleep(0.005)
         return True
 
-    def _settle(self, items: list) -> None:
+    def _settle(self, items: list[Settlement | Spooled]) -> None:
         try:
-            settle(self.engine, [_unwrap(i) for i in items], self._clock())
+            settle(self.engine, [_settlement(i) for i in items], self._clock())
         except Exception as exc:  # the database is away: the writer (and the spool) keep it
             log.warning("metering: settling %d call(s) failed, queued for retry: %s",
                         len(items), exc)
@@ -120,7 +127,8 @@ class Reserver:
             return
         self._ack([i.seq for i in items if isinstance(i, Spooled)])
 
-    def _decide(self, batch: list) -> None:
+    def _decide(self, batch: list[_Waiting]) -> None:
+        results: Sequence[Hold | GatewayError]
         try:
             results = reserve_many(self.engine, [ask for ask, _, _ in batch])
         except Exception as exc:  # the database is away: refuse, never admit unmetered
@@ -128,7 +136,7 @@ class Reserver:
             results = [LedgerUnavailable("the spend ledger is unavailable, so calls under a cap "
                                          "cannot be admitted right now; try again shortly")
                        for _ in batch]
-        by_loop: dict = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for (_, future, loop), result in zip(batch, results):
             by_loop.setdefault(loop, []).append((future, result))
         for loop, pairs in by_loop.items():
@@ -137,7 +145,7 @@ class Reserver:
             except RuntimeError:  # that loop is closed: nobody waits, give the money back
                 self._deliver(pairs, loop_gone=True)
 
-    def _deliver(self, pairs: list, loop_gone: bool = False) -> None:
+    def _deliver(self, pairs: list[_Outcome], loop_gone: bool = False) -> None:
         for future, result in pairs:
             if loop_gone or future.cancelled():
                 if isinstance(result, Hold):
@@ -148,15 +156,22 @@ class Reserver:
                 future.set_result(result)
 
 
-def _is_settlement(item: Any) -> bool:
+def _is_settlement(item: Ask | Settlement | Spooled) -> bool:
     return isinstance(_unwrap(item), Settlement)
 
 
-def _unwrap(item: Any) -> Any:
+def _unwrap(item: Ask | Settlement | Spooled) -> Ask | Settlement | LogRecord:
     return item.record if isinstance(item, Spooled) else item
 
 
-def _runs(batch: list) -> list[list]:
+def _settlement(item: Settlement | Spooled) -> Settlement:
+    record = _unwrap(item)
+    if not isinstance(record, Settlement):
+        raise TypeError(f"the reserver books settlements, not {type(record).__name__}")
+    return record
+
+
+def _runs(batch: list[_Entry]) -> list[list[_Entry]]:
     """Consecutive settlements and consecutive asks, in order."""
     return [list(group) for _, group in
             itertools.groupby(batch, key=lambda entry: _is_settlement(entry[0]))]

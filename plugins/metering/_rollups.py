@@ -49,7 +49,7 @@ def deltas(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sum the log rows into one delta per group and grain, sorted so that two writers always
     lock rollup rows in the same order. Buckets are computed on epoch seconds (UTC days start at
     multiples of 86400), which is much cheaper than datetime arithmetic per row."""
-    groups: dict[tuple, list] = {}
+    groups: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         ts = _stamp(row["created_at"])
         names = (row["user_id"] or 0, row["org_id"] or 0, row["app_id"] or 0,

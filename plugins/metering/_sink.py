@@ -10,11 +10,11 @@ ledger itself."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from gateway.db.models import ApiKey, RequestLog
 from plugins.metering import _ledger, _rollups
@@ -29,13 +29,16 @@ KEYS = ApiKey.__table__
 BODIES = StoredBodies.__table__
 ERRORS = ErrorReport.__table__
 CACHE = CacheEntry.__table__
+# What the log writer carries: spend records wrapped in their spool entry, the rest as they are.
+Item = Spooled | LogRecord | _ledger.Settlement | ErrorRecord | CacheRecord
+Record = LogRecord | _ledger.Settlement | ErrorRecord | CacheRecord
 
 
-def _seq(item: Any) -> int:
+def _seq(item: Item) -> int:
     return item.seq if isinstance(item, Spooled) else 0
 
 
-def _record(item: Any) -> Any:
+def _record(item: Item) -> Record:
     return item.record if isinstance(item, Spooled) else item
 
 
@@ -46,11 +49,11 @@ class Sink:
         self.clock = clock
         self.ack = ack
 
-    def write(self, batch: list[Any]) -> None:
-        settles = [i for i in batch if isinstance(_record(i), _ledger.Settlement)]
+    def write(self, batch: list[Item]) -> None:
+        settles = [(i, r) for i in batch if isinstance(r := _record(i), _ledger.Settlement)]
         if settles:
-            _ledger.settle(self.engine, [_record(i) for i in settles], self.clock())
-            self.ack([_seq(i) for i in settles])
+            _ledger.settle(self.engine, [r for _, r in settles], self.clock())
+            self.ack([_seq(i) for i, _ in settles])
             batch[:] = [i for i in batch if not isinstance(_record(i), _ledger.Settlement)]
         if batch:
             self._write_rows([_record(i) for i in batch])
@@ -64,7 +67,7 @@ class Sink:
         logs = [i.record for i in items if isinstance(i.record, LogRecord)]
         ids = [r.row["request_id"] for r in logs]
         with self.engine.connect() as conn:
-            present = set()
+            present: set[str] = set()
             for start in range(0, len(ids), 500):
                 present.update(conn.execute(select(LOGS.c.request_id).where(
                     LOGS.c.request_id.in_(ids[start:start + 500]))).scalars())
@@ -73,7 +76,7 @@ class Sink:
             self._write_rows(missing)
         return len(missing)
 
-    def _write_rows(self, batch: list[Any]) -> None:
+    def _write_rows(self, batch: Sequence[Record]) -> None:
         logs = [r for r in batch if isinstance(r, LogRecord)]
         rows = [dict(r.row) for r in logs]
         bodies = [r.bodies for r in logs if r.bodies is not None]
@@ -94,7 +97,7 @@ class Sink:
             upsert_replace(conn, CACHE, cache, ["key"])
 
 
-def _mark_keys_used(conn, rows: list[dict[str, Any]]) -> None:
+def _mark_keys_used(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Each key's last use (shown in the admin), once per key per batch."""
     latest: dict[str, datetime] = {}
     for row in rows:

@@ -45,8 +45,8 @@ class Snapshot:
         if p.user_id is not None and (cap := self.user_caps.get(p.user_id)) is not None:
             rules.append(CapRule("user", p.user_id, cap, "week",
                                  f"weekly cap for user {p.user_email}"))
-        org = self.orgs.get(p.org_id) if p.org_id is not None else None
-        if org is not None and org.cap is not None:
+        if p.org_id is not None and (org := self.orgs.get(p.org_id)) is not None \
+                and org.cap is not None:
             rules.append(CapRule("org", p.org_id, org.cap, org_period,
                                  f"{_adverb(org_period)} spend cap for organization {org.slug}",
                                  rollover=org.rollover, created_at=org.created_at))

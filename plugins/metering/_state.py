@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gateway.errors import ConfigError
+from gateway.host import PluginHost
 from plugins.metering._cache import ResponseCache
 from plugins.metering._config import MeteringConfig, parse_metering_config
 from plugins.metering._lease import TICK_SECONDS, Keeper
@@ -32,7 +33,7 @@ def utcnow() -> datetime:
 
 
 class Metering:
-    def __init__(self, ctx, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, ctx: PluginHost, clock: Callable[[], datetime] | None = None) -> None:
         self.ctx = ctx
         self.engine = ctx.engine
         # Replaceable (tests move time across period boundaries); every "now" goes through it.
@@ -103,5 +104,6 @@ def transient(exc: Exception) -> bool:
         bool(getattr(exc, "connection_invalidated", False))
 
 
-def state_of(ctx) -> Metering | None:
-    return ctx.extensions.get(KEY) if ctx is not None else None
+def state_of(ctx: PluginHost | None) -> Metering | None:
+    state: Metering | None = ctx.extensions.get(KEY) if ctx is not None else None
+    return state

@@ -151,7 +151,7 @@ class UsageReader(ResponseFilter):
             if self.parts is not None and self.chars <= MAX_KEPT_TEXT:
                 self.parts.append(text)
 
-    def _anthropic_event(self, data: dict) -> None:
+    def _anthropic_event(self, data: dict[str, Any]) -> None:
         kind = data.get("type")
         if kind == "message_start":
             self.raw = usage_from_anthropic((data.get("message") or {}).get("usage"), self.raw)
@@ -162,13 +162,13 @@ class UsageReader(ResponseFilter):
             delta = data.get("delta") or {}
             self._seen(delta.get("text") or delta.get("partial_json") or delta.get("thinking"))
 
-    def _ollama_line(self, data: dict) -> None:
+    def _ollama_line(self, data: dict[str, Any]) -> None:
         message = data.get("message")
         self._seen(message.get("content") if isinstance(message, dict) else data.get("response"))
         if data.get("done"):
             self.raw, self.final = usage_from_ollama(data), True
 
-    def _openai_text(self, data: dict) -> None:
+    def _openai_text(self, data: dict[str, Any]) -> None:
         for choice in data.get("choices") or ():
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if not isinstance(delta, dict):
@@ -209,7 +209,7 @@ class UsageReader(ResponseFilter):
         return "".join(self.parts)
 
 
-def whole_answer_text(body: dict) -> str:
+def whole_answer_text(body: dict[str, Any]) -> str:
     """The text (and tool-call arguments) of a whole answer in any of the three shapes."""
     parts: list[Any] = []
     for choice in body.get("choices") or ():  # Chat Completions
