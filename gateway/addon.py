@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
@@ -33,11 +34,14 @@ CACHE_LIMIT = 8 * 1024 * 1024
 JSON = "application/json"
 
 
-def _fail_closed(method):
+_Handler = Callable[["GatewayAddon", http.HTTPFlow], Awaitable[None] | None]
+
+
+def _fail_closed(method: _Handler) -> Callable[[GatewayAddon, http.HTTPFlow], Awaitable[None]]:
     @functools.wraps(method)
-    async def wrapper(self, flow, *args):
+    async def wrapper(self: GatewayAddon, flow: http.HTTPFlow) -> None:
         try:
-            result = method(self, flow, *args)
+            result = method(self, flow)
             if asyncio.iscoroutine(result):
                 await result
         except Exception:
@@ -165,6 +169,7 @@ class GatewayAddon:
         if call is None or flow.metadata.get(LOCAL):
             return
         resp, attempt = flow.response, call.attempt
+        assert resp is not None and attempt is not None, "answer headers come from an attempt"
         attempt.status = resp.status_code
         call.first_byte = call.first_byte or time.monotonic()
         if not 200 <= resp.status_code < 300:
@@ -194,11 +199,12 @@ class GatewayAddon:
         if flow.metadata.get(LOCAL):
             return
         resp = flow.response
+        assert resp is not None, "mitmproxy's response event carries a response"
         call.status = resp.status_code
         relay: StreamRelay | None = flow.metadata.get(RELAY)
         if relay is not None:
             if flow.metadata.get(CACHED):  # a replayed answer is sent whole: filter it whole
-                resp.content = relay(resp.raw_content or b"") + relay(b"")
+                resp.content = b"".join(_parts(relay(resp.raw_content or b"")) + _parts(relay(b"")))
             if relay.failed:
                 outcome.finish(call, self.hooks, relay.error or InternalError("response filter failed"))
                 return
@@ -213,16 +219,18 @@ class GatewayAddon:
 
     def _store(self, call: Call, resp: http.Response, raw: bytes) -> None:
         answer = CachedAnswer(resp.status_code, resp.headers.get("content-type", JSON), raw)
+        assert call.attempt is not None, "only an attempt's answer is stored"
         self.hooks.cache_store(call, call.attempt, answer)
 
     def _finish_whole(self, flow: http.HTTPFlow, call: Call) -> None:
-        resp = flow.response
+        resp, attempt = flow.response, call.attempt
+        assert resp is not None and attempt is not None, "a whole answer from an attempt"
         filters = flow.metadata.get(FILTERS) or []
         raw = resp.get_content(strict=False) or b""
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            name = call.attempt.provider.name
+            name = attempt.provider.name
             self.refuse(flow, UpstreamError(f"provider {name} returned an answer that is not JSON"))
             return
         if filters:
@@ -237,6 +245,7 @@ class GatewayAddon:
 
     def _finish_upstream_error(self, flow: http.HTTPFlow, call: Call) -> None:
         resp = flow.response
+        assert resp is not None, "an upstream error answer"
         error = outcome.map_upstream_error(call, resp.status_code, resp.get_content(strict=False) or b"",
                                            resp.headers.get("retry-after"))
         self.refuse(flow, error)
@@ -284,7 +293,11 @@ def _target(base_url: str) -> tuple[str, str, int, bytes]:
 
 @functools.lru_cache(maxsize=256)
 def _base_path(base_url: str) -> str:
-    return mitm_url.parse(base_url)[3].decode().rstrip("/")
+    return str(mitm_url.parse(base_url)[3].decode()).rstrip("/")
+
+
+def _parts(out: bytes | list[bytes]) -> list[bytes]:
+    return [out] if isinstance(out, bytes) else out
 
 
 def _json_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http
 from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layer import CommandGenerator
 from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.proxy.layers.http import (
-    HttpStream,
     RequestData,
     RequestEndOfMessage,
     RequestHeaders,
@@ -40,31 +42,34 @@ from mitmproxy.utils import asyncio_utils
 
 from gateway import outcome
 from gateway.apierrors import error_body, format_for_path
-from gateway.call import Failure
+from gateway.call import Call, Failure
 from gateway.errors import GatewayError, InternalError, PayloadTooLarge, UpstreamError
 from gateway.headers import safe
 from gateway.pipeline import new_request_id
 from gateway.stream_deadlines import ADDON, CALL, DeadlinesMixin
+
+if TYPE_CHECKING:
+    from gateway.addon import GatewayAddon
 
 log = logging.getLogger("gateway.stream")
 _STALE_MESSAGES = ("server closed connection", "HTTP/1 protocol error", "unexpected server response")
 _MAX_ERROR_BODY = 64 * 1024
 
 
-class GatewayHttpStream(DeadlinesMixin, HttpStream):
+class GatewayHttpStream(DeadlinesMixin):
     _gw_headers_sent = False
     _gw_error_buf: bytearray | None = None
     _gw_retry: object | None = None  # the wakeup that sends the next attempt
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _gw(self):
+    def _gw(self) -> tuple[Call | None, GatewayAddon | None]:
         flow = getattr(self, "flow", None)
         if flow is None:
             return None, None
         return flow.metadata.get(CALL), flow.metadata.get(ADDON)
 
-    def _handle_event(self, event: events.Event):
+    def _handle_event(self, event: events.Event) -> CommandGenerator[None]:
         # Fail closed: a plugin hook called from here (retry, prepare_attempt, response filters,
         # headers) that raises ends this call with a JSON error or a final error event, runs the
         # end-of-call hooks once, and never reaches mitmproxy (which would log "mitmproxy has
@@ -79,7 +84,7 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
         except Exception:
             yield from self._gw_fail_closed()
 
-    def _gw_fail_closed(self):
+    def _gw_fail_closed(self) -> CommandGenerator[None]:
         call, _ = self._gw()
         rid = call.request_id if call is not None else "-"
         log.exception("gateway failure in the stream layer request_id=%s", rid,
@@ -101,7 +106,7 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
         self.flow.live = False
         yield http_layers.DropStream(self.stream_id)
 
-    def _gw_filter(self, gen):
+    def _gw_filter(self, gen: Generator[commands.Command, Any, Any]) -> CommandGenerator[None]:
         """Pass commands through, turning an error page bound for the client into JSON."""
         reply = None
         while True:
@@ -118,12 +123,12 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
                     continue
             reply = yield cmd
 
-    def _gw_send_json_error(self, event: ResponseProtocolError):
+    def _gw_send_json_error(self, event: ResponseProtocolError) -> CommandGenerator[None]:
         call, addon = self._gw()
         error = call.error if call else None
         if error is None:
             error = _error_for(event)
-        if call is not None:
+        if call is not None and addon is not None:
             call.status = error.status  # the status this client gets
             body = outcome.error_response_body(call, error)
             headers = {**outcome.error_headers(call, addon.hooks), **error.headers}
@@ -141,11 +146,11 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
 
     # -- retry before the first byte ----------------------------------------------------------
 
-    def state_wait_for_response_headers(self, event: ResponseHeaders):
+    def state_wait_for_response_headers(self, event: ResponseHeaders) -> CommandGenerator[None]:
         call, addon = self._gw()
         self._gw_waiting = None
         status = event.response.status_code
-        if call is not None and status >= 400 and addon.pipeline.has_next(call):
+        if call is not None and addon is not None and status >= 400 and addon.pipeline.has_next(call):
             self.flow.response = event.response
             self._gw_error_buf = bytearray()
             if event.end_stream:
@@ -155,18 +160,21 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
             return
         yield from super().state_wait_for_response_headers(event)
 
-    def _gw_state_error_body(self, event: events.Event):
+    def _gw_state_error_body(self, event: events.Event) -> CommandGenerator[None]:
+        buf = self._gw_error_buf
         if isinstance(event, ResponseData):
-            if len(self._gw_error_buf) < _MAX_ERROR_BODY:
-                self._gw_error_buf += event.data
+            if buf is not None and len(buf) < _MAX_ERROR_BODY:
+                buf += event.data
         elif isinstance(event, ResponseEndOfMessage):
             call, _ = self._gw()
-            yield from self._gw_failed_answer(call)
+            if call is not None:
+                yield from self._gw_failed_answer(call)
 
-    def _gw_failed_answer(self, call):
-        resp = self.flow.response
+    def _gw_failed_answer(self, call: Call) -> CommandGenerator[None]:
+        resp, attempt = self.flow.response, call.attempt
+        assert resp is not None and attempt is not None, "an attempt's error answer"
         body = bytes(self._gw_error_buf or b"")
-        call.attempt.status = resp.status_code
+        attempt.status = resp.status_code
         failure = Failure("status", f"HTTP {resp.status_code}", status=resp.status_code, body=body,
                           retry_after=_retry_after(resp.headers.get("retry-after")))
         if (yield from self._gw_try_next(call, failure)):
@@ -175,7 +183,7 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
         self.server_state = self.state_consume_response_body
         yield from self.send_response()
 
-    def _gw_try_next(self, call, failure: Failure):
+    def _gw_try_next(self, call: Call, failure: Failure) -> CommandGenerator[bool]:
         """Re-target the flow at the next candidate; False when giving up.
 
         The new request is sent from a zero-delay wakeup, not right here: we are inside the
@@ -202,10 +210,10 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
         yield self._gw_retry
         return True
 
-    def _gw_state_retry_pending(self, event: events.Event):
+    def _gw_state_retry_pending(self, event: events.Event) -> CommandGenerator[None]:
         yield from ()  # late events of the abandoned attempt
 
-    def _gw_send_retry(self):
+    def _gw_send_retry(self) -> CommandGenerator[None]:
         self._gw_retry = None
         self.server_state = self.state_wait_for_response_headers
         ok = yield from self.make_server_connection()
@@ -216,7 +224,8 @@ class GatewayHttpStream(DeadlinesMixin, HttpStream):
                 yield SendHttp(RequestData(self.stream_id, req.raw_content), self.context.server)
             yield SendHttp(RequestEndOfMessage(self.stream_id), self.context.server)
 
-    def handle_protocol_error(self, event):
+    def handle_protocol_error(
+            self, event: RequestProtocolError | ResponseProtocolError) -> CommandGenerator[None]:
         if isinstance(event, ResponseProtocolError) and self._gw_stale \
                 and event.message.startswith(_STALE_MESSAGES):
             self._gw_stale -= 1  # the connection we closed on a deadline reporting its own end
@@ -251,7 +260,7 @@ def _error_for(event: ResponseProtocolError) -> GatewayError:
                          status=event.code if event.code in (502, 503, 504) else 502)
 
 
-def _set_task_debug_info(task, *, name: str, client: tuple | None = None) -> None:
+def _set_task_debug_info(task: Any, *, name: str, client: tuple[str, int] | None = None) -> None:
     """mitmproxy's version, without reading `os.environ` for every task it creates (several per
     call: a measurable share of a call's CPU); the name only gains a test id under pytest."""
     task.created = time.time()
@@ -263,5 +272,5 @@ def _set_task_debug_info(task, *, name: str, client: tuple | None = None) -> Non
 def install() -> None:
     """Make mitmproxy create our stream layer for every HTTP stream (idempotent), and name its
     tasks more cheaply."""
-    http_layers.HttpStream = GatewayHttpStream
-    asyncio_utils.set_task_debug_info = _set_task_debug_info
+    setattr(http_layers, "HttpStream", GatewayHttpStream)  # noqa: B010 - replaces a class at run time
+    setattr(asyncio_utils, "set_task_debug_info", _set_task_debug_info)  # noqa: B010

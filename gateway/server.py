@@ -14,6 +14,8 @@ import json
 import logging
 import signal
 import types
+from collections.abc import Callable
+from typing import Any
 
 from mitmproxy import options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
@@ -27,6 +29,7 @@ from gateway.errors import GatewayError
 from gateway.intercept import InterceptConfig, Interceptor, ca_dir, ensure_ca, state_file
 from gateway.limits import ConnectionGuard, Limits, default_max_connections
 from gateway.pipeline import Pipeline
+from gateway.settings import Settings
 from gateway.ws_bridge import WebSocketBridge
 
 log = logging.getLogger("gateway.server")
@@ -40,12 +43,12 @@ def _enable_reuse_port() -> None:
     shim = types.ModuleType("asyncio_reuse_port")
     shim.__dict__.update(asyncio.__dict__)
 
-    async def start_server(*args, **kwargs):
+    async def start_server(*args: Any, **kwargs: Any) -> asyncio.Server:
         kwargs.setdefault("reuse_port", True)
         return await asyncio.start_server(*args, **kwargs)
 
-    shim.start_server = start_server
-    mode_servers.asyncio = shim
+    setattr(shim, "start_server", start_server)  # noqa: B010 - a module attribute, set at run time
+    setattr(mode_servers, "asyncio", shim)  # noqa: B010 - the one module whose asyncio we swap
 
 
 def _tune_gc() -> None:
@@ -60,7 +63,7 @@ def _tune_gc() -> None:
     gc.set_threshold(700, 20, 100)
 
 
-def limits_from(settings) -> Limits:
+def limits_from(settings: Settings) -> Limits:
     total = settings.max_connections or default_max_connections()
     per_client = settings.max_connections_per_client or max(1, total // 2)
     return Limits(max_connections=total, max_per_client=min(per_client, total),
@@ -77,7 +80,7 @@ class ProxyServer:
         self.master: Master | None = None
         self.inflight: ConnectionGuard | None = None  # also counts live flows, for the drain
         self.websockets = WebSocketBridge(self.own_url, ctx.settings.body_limit)
-        self._run_task: asyncio.Task | None = None
+        self._run_task: asyncio.Task[None] | None = None
 
     def own_url(self) -> str:
         """Where this process's own listener is reached from the same machine."""
@@ -140,6 +143,7 @@ class ProxyServer:
     def _announce_interception(self) -> None:
         """For the admin's Settings page (another process): interception is on, and where."""
         data_dir = self.ctx.settings.ensure_data_dir()
+        assert self.intercept is not None, "announced only when interception is on"
         state_file(data_dir).write_text(json.dumps({
             "port": self.intercept_port, "host": self.host, "only": self.intercept.only,
             "hosts": sorted(self.intercept.hosts)}))
@@ -150,6 +154,7 @@ class ProxyServer:
             return
         ps = self.master.addons.get("proxyserver")
         await ps.servers.update([])
+        assert self.inflight is not None, "start() made the guard"
         deadline = asyncio.get_running_loop().time() + drain_timeout
         while self.inflight.live and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
@@ -168,7 +173,7 @@ class ProxyServer:
 
 
     @staticmethod
-    async def _close_client_connections(ps) -> None:
+    async def _close_client_connections(ps: proxyserver.Proxyserver) -> None:
         """Close idle keep-alive connections so their handlers end normally (cancelling them
         instead makes asyncio log a CancelledError traceback per connection)."""
         for handler in list(ps.connections.values()):
@@ -183,7 +188,8 @@ class ProxyServer:
 
 
 async def serve_forever(ctx: GatewayContext, host: str, port: int, reuse_port: bool = False,
-                        on_ready=None, intercept: InterceptConfig | None = None) -> None:
+                        on_ready: Callable[[int], None] | None = None,
+                        intercept: InterceptConfig | None = None) -> None:
     server = ProxyServer(ctx, host, port, reuse_port, intercept)
     bound = await server.start()
     ctx.start_watcher()

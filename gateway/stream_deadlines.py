@@ -7,13 +7,17 @@ same mitmproxy internals as its subclass, hence the exact version pin.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from mitmproxy import flow as mflow
 from mitmproxy.connection import Server
 from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.layer import CommandGenerator
 from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.proxy.layers.http import (
     HttpErrorHook,
+    HttpLayer,
+    HttpStream,
     RequestProtocolError,
     ResponseData,
     ResponseEndOfMessage,
@@ -23,21 +27,32 @@ from mitmproxy.proxy.layers.http import (
 
 from gateway import outcome
 from gateway.apierrors import sse_error
-from gateway.call import Failure
+from gateway.call import Call, Failure
 from gateway.errors import GatewayError, UpstreamError
+
+if TYPE_CHECKING:
+    from gateway.addon import GatewayAddon
 
 # The flow metadata keys the gateway addon fills (`gateway.addon`).
 CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
 _TICK = 1.0  # longest a deadline wakeup sleeps before re-arming
 
 
-class DeadlinesMixin:
+class DeadlinesMixin(HttpStream):
     _gw_waiting: object | None = None  # the wakeup command guarding the current attempt
     _gw_last_data = 0.0
     _gw_deadline = 0.0  # first-byte deadline of the current attempt (monotonic)
     _gw_stale = 0
 
-    def make_server_connection(self):
+    if TYPE_CHECKING:  # provided by the subclass, `gateway.http_stream.GatewayHttpStream`
+        _gw_headers_sent: bool
+        _gw_retry: object | None
+
+        def _gw(self) -> tuple[Call | None, GatewayAddon | None]: ...
+        def _gw_try_next(self, call: Call, failure: Failure) -> CommandGenerator[bool]: ...
+        def _gw_send_retry(self) -> CommandGenerator[None]: ...
+
+    def make_server_connection(self) -> CommandGenerator[bool]:
         address = (self.flow.request.host, self.flow.request.port)
         ok = yield from super().make_server_connection()
         if not ok:
@@ -48,31 +63,33 @@ class DeadlinesMixin:
             yield from self._gw_arm(settings.first_byte_timeout)
         return ok
 
-    def _gw_arm(self, remaining: float):
+    def _gw_arm(self, remaining: float) -> CommandGenerator[None]:
         """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is an asyncio task
         until it fires, and one 120-second task per request would pile up tens of thousands of
         them under load (memory and collector time). Short ticks re-arm while still waiting."""
         self._gw_waiting = commands.RequestWakeup(max(0.0, min(remaining, _TICK)))
         yield self._gw_waiting
 
-    def _gw_forget_failed_connection(self, address) -> None:
+    def _gw_forget_failed_connection(self, address: tuple[str, int]) -> None:
         """mitmproxy keeps a failed upstream connection in the client connection's table and
         answers every later request to that address with the same error; a keep-alive client
         would never reach a provider that came back. Drop it so the next request dials again."""
         layers = self.context.layers
         parent = layers[layers.index(self) - 1]
+        assert isinstance(parent, HttpLayer), "an HTTP stream runs under the HTTP layer"
         for conn in [c for c in parent.connections if isinstance(c, Server)]:
             if conn.error and conn.address == address:
                 parent.connections.pop(conn, None)
 
-    def _gw_on_wakeup(self, event: events.Wakeup):
+    def _gw_on_wakeup(self, event: events.Wakeup) -> CommandGenerator[None]:
         call, addon = self._gw()
-        if call is None or call.ended is not None:
+        if call is None or call.ended is not None or addon is None:
             return
         if event.command is self._gw_retry:
             yield from self._gw_send_retry()
             return
         settings = addon.pipeline.ctx.settings
+        provider = call.attempt.provider.name if call.attempt else "?"
         if event.command is self._gw_waiting and not self._gw_headers_sent \
                 and self.server_state == self.state_wait_for_response_headers:
             remaining = self._gw_deadline - time.monotonic()
@@ -86,7 +103,7 @@ class DeadlinesMixin:
                 return
             if call.error is None:
                 call.error = UpstreamError(
-                    f"provider {call.attempt.provider.name} sent no answer within "
+                    f"provider {provider} sent no answer within "
                     f"{settings.first_byte_timeout:g}s; tried: {outcome.tried_summary(call)}",
                     status=504)
             yield from self._gw_give_up("first-byte timeout")
@@ -97,14 +114,14 @@ class DeadlinesMixin:
                 return
             yield from self._gw_abort_upstream()
             yield from self._gw_end_stream_with_error(call, UpstreamError(
-                f"provider {call.attempt.provider.name} went silent for "
+                f"provider {provider} went silent for "
                 f"{settings.chunk_timeout:g}s mid-stream", status=504))
 
-    def _gw_abort_upstream(self):
+    def _gw_abort_upstream(self) -> CommandGenerator[None]:
         self._gw_stale += 1
         yield SendHttp(RequestProtocolError(self.stream_id, "gateway deadline"), self.context.server)
 
-    def _gw_give_up(self, reason: str):
+    def _gw_give_up(self, reason: str) -> CommandGenerator[None]:
         self.flow.error = mflow.Error(reason)
         yield HttpErrorHook(self.flow)
         yield SendHttp(ResponseProtocolError(self.stream_id, reason, 504), self.context.client)
@@ -112,7 +129,7 @@ class DeadlinesMixin:
         self.flow.live = False
         yield http_layers.DropStream(self.stream_id)
 
-    def _gw_end_stream_with_error(self, call, error: GatewayError):
+    def _gw_end_stream_with_error(self, call: Call, error: GatewayError) -> CommandGenerator[None]:
         relay = self.flow.metadata.get(RELAY)
         tail = relay.abort() if relay is not None else b""
         tail += sse_error(call.api_format, error)
@@ -125,7 +142,7 @@ class DeadlinesMixin:
         self.flow.live = False
         yield http_layers.DropStream(self.stream_id)
 
-    def state_stream_response_body(self, event: events.Event):
+    def state_stream_response_body(self, event: events.Event) -> CommandGenerator[None]:
         self._gw_last_data = time.monotonic()
         if self._gw_waiting is None and self.flow.metadata.get(CALL) is not None:
             settings = self.flow.metadata[ADDON].pipeline.ctx.settings
