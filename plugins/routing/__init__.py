@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 from gateway.call import Attempt, Call, ModelInfo, Principal, ResponseFilter, Route
+from gateway.host import PluginHost
 from gateway.pluginmanager import hookimpl
 from plugins.routing import (
     _commands,
@@ -26,12 +27,13 @@ from plugins.routing import (
 from plugins.routing._state import KEY, RoutingState
 
 
-def _state(ctx) -> RoutingState | None:
-    return ctx.extensions.get(KEY) if ctx is not None else None
+def _state(ctx: PluginHost | None) -> RoutingState | None:
+    state: RoutingState | None = ctx.extensions.get(KEY) if ctx is not None else None
+    return state
 
 
 @hookimpl
-def gateway_startup(ctx) -> None:
+def gateway_startup(ctx: PluginHost) -> None:
     state = RoutingState(ctx)
     state.start()
     ctx.extensions[KEY] = state
@@ -39,7 +41,8 @@ def gateway_startup(ctx) -> None:
 
 
 @hookimpl
-def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
+def gateway_register_commands(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _commands.register(subparsers)
 
 
@@ -64,6 +67,6 @@ def gateway_response_filter(call: Call, attempt: Attempt) -> ResponseFilter | No
 
 
 @hookimpl
-def gateway_list_models(principal: Principal | None, ctx) -> list[ModelInfo]:
+def gateway_list_models(principal: Principal | None, ctx: PluginHost) -> list[ModelInfo]:
     state = _state(ctx)
     return state.list_models(principal) if state is not None else []

@@ -76,7 +76,7 @@ def _step(name: str, scopes: tuple[Mapping[str, str], ...],
     for scope in scopes:
         if name in scope:
             return scope[name]
-        if alt in scope:
+        if alt is not None and alt in scope:
             return scope[alt]
     return None
 

@@ -18,7 +18,7 @@ from typing import Any
 from gateway.call import SSEEvent, Usage
 from plugins.routing._chat_chunks import ChatChunkStream
 from plugins.routing._responses_to_chat import ToolMap
-from plugins.routing._wire import usage_from_openai
+from plugins.routing._wire import obj, usage_from_openai
 
 
 def _id(prefix: str) -> str:
@@ -90,7 +90,7 @@ def completion_to_response(completion: dict[str, Any], request: dict[str, Any],
                            tools: ToolMap) -> dict[str, Any]:
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
-    reply = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    reply = obj(choice.get("message"))
     output: list[dict[str, Any]] = []
     text = reply.get("content") or reply.get("refusal")
     if isinstance(text, str) and text:
@@ -139,7 +139,7 @@ class ChatToResponsesStream(ChatChunkStream):
                 self._event("response.in_progress", response=opening)]
 
     def _choice(self, choice: dict[str, Any]) -> list[SSEEvent]:
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = obj(choice.get("delta"))
         out: list[SSEEvent] = []
         for key in ("content", "refusal"):
             if isinstance(delta.get(key), str) and delta[key]:
@@ -176,7 +176,7 @@ class ChatToResponsesStream(ChatChunkStream):
     def _call(self, call: dict[str, Any]) -> list[SSEEvent]:
         out: list[SSEEvent] = []
         position = call.get("index", 0)
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = obj(call.get("function"))
         opened = self.calls.get(position)
         if opened is None:
             out.extend(self._close_text())

@@ -4,18 +4,19 @@ core's admin commands (migrate first, one transaction, `--json`, one-line errors
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.cli.admin_cmds import Output, run
+from gateway.cli.admin_cmds import Handler, Output, run
 from gateway.config import load_config
 from gateway.settings import Settings
 from plugins.routing._aliases import delete_alias, list_aliases, org_slugs, set_alias
 from plugins.routing._models import ModelAlias
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_text = "manage model aliases (requested → routed model, global or per organization)"
     group = subparsers.add_parser("aliases", help=help_text, description=help_text)
     sub = group.add_subparsers(dest="aliases_command", required=True, metavar="ACTION")
@@ -32,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--org", metavar="SLUG", help="the organization's alias (default: global)")
 
 
-def _command(sub: argparse._SubParsersAction, name: str, help_text: str,
-             handler) -> argparse.ArgumentParser:
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str,
+             handler: Handler) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=lambda args: run(handler, args))
@@ -55,7 +56,7 @@ def _set(session: Session, args: argparse.Namespace) -> Output:
 def _list(session: Session, args: argparse.Namespace) -> Output:
     rows = list_aliases(session, args.org)
     slugs = org_slugs(session, (r.org_id for r in rows))
-    docs = [alias_doc(r, slugs.get(r.org_id)) for r in rows]
+    docs = [alias_doc(r, slugs.get(r.org_id) if r.org_id is not None else None) for r in rows]
     table = [(d["requested"], d["routed"], d["org"] or "(global)") for d in docs]
     return Output(docs, _table(("REQUESTED", "ROUTED", "SCOPE"), table))
 
@@ -72,7 +73,7 @@ def alias_doc(row: ModelAlias, org_slug: str | None) -> dict[str, Any]:
             "updated_at": row.updated_at.isoformat() if row.updated_at else None}
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
                      for line in [headers, *rows])

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from gateway.errors import BadRequest
-from plugins.routing._wire import refuse
+from plugins.routing._wire import obj, refuse
 
 # Translated by `apply` (or by the message converter).
 TRANSLATED = frozenset({"model", "messages", "system", "max_tokens", "stop_sequences",
@@ -87,7 +87,7 @@ def _effort(body: dict[str, Any], out: dict[str, Any], upstream_model: str, prov
             dropped: list[str]) -> None:
     """`output_config.effort`, else `thinking`, as `reasoning_effort` on a reasoning model."""
     thinking = body.get("thinking")
-    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    config = obj(body.get("output_config"))
     if thinking is not None and not isinstance(thinking, dict):
         raise BadRequest("'thinking' must be an object")
     wants = isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled")
@@ -103,7 +103,7 @@ def _effort(body: dict[str, Any], out: dict[str, Any], upstream_model: str, prov
             raise BadRequest(f"'output_config.effort' must be one of {', '.join(_EFFORTS)}")
         out["reasoning_effort"] = _EFFORTS[effort]
     else:
-        out["reasoning_effort"] = _budget_effort(thinking)
+        out["reasoning_effort"] = _budget_effort(obj(thinking))  # an object: `wants` is true
 
 
 def _budget_effort(thinking: dict[str, Any]) -> str:
@@ -115,7 +115,7 @@ def _budget_effort(thinking: dict[str, Any]) -> str:
 
 def _format(body: dict[str, Any], out: dict[str, Any], target: str) -> None:
     """Structured output: `output_config.format` (or the older `output_format`) → json_schema."""
-    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    config = obj(body.get("output_config"))
     fmt = config.get("format") or body.get("output_format")
     extra = sorted(set(config) - {"effort", "format"})
     if extra:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from gateway.errors import BadRequest
-from plugins.routing._wire import ANTHROPIC_IMAGE_TYPES, parse_data_url, refuse
+from plugins.routing._wire import ANTHROPIC_IMAGE_TYPES, obj, parse_data_url, refuse
 
 TARGET = "Anthropic"
 # OpenAI leaves max_tokens optional; Anthropic requires it. Large enough not to cut typical
@@ -105,7 +105,8 @@ def _sampling(body: dict[str, Any], out: dict[str, Any]) -> None:
 
 # --- messages ----------------------------------------------------------------------------------
 
-def convert_messages(messages: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+def convert_messages(messages: list[dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """System and developer messages become the top-level `system` (Anthropic has no system
     role in `messages`); tool messages become `tool_result` blocks of a user turn; consecutive
     turns of one role merge, so parallel tool results share one user turn."""
@@ -232,7 +233,7 @@ def _assistant_blocks(message: dict[str, Any], where: str) -> list[dict[str, Any
 def _tool_use(call: Any, where: str) -> dict[str, Any]:
     if not isinstance(call, dict) or call.get("type", "function") != "function":
         raise refuse(f"{where}.type", TARGET, "only function tool calls can be passed on")
-    function = call.get("function") if isinstance(call.get("function"), dict) else {}
+    function = obj(call.get("function"))
     name, arguments = function.get("name"), function.get("arguments") or "{}"
     if not isinstance(call.get("id"), str) or not isinstance(name, str):
         raise BadRequest(f"'{where}' needs an 'id' and a 'function.name'")

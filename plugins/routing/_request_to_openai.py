@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.errors import BadRequest
 from plugins.routing import _params_to_openai as params
-from plugins.routing._wire import refuse
+from plugins.routing._wire import obj, refuse
 
 
 def target_name(provider_kind: str) -> str:
@@ -137,7 +137,7 @@ class _Converter:
         return {"type": "image_url", "image_url": {"url": url}}
 
     def _document(self, block: dict[str, Any], where: str) -> dict[str, Any]:
-        source = block.get("source") if isinstance(block.get("source"), dict) else {}
+        source = obj(block.get("source"))
         if source.get("type") == "text" and isinstance(source.get("data"), str):
             return {"type": "text", "text": source["data"]}
         if source.get("type") == "base64" and source.get("media_type") == "application/pdf":
@@ -147,11 +147,14 @@ class _Converter:
         raise refuse(f"{where}.source.type", self.target,
                      "documents must be a base64 PDF or plain text to be passed on")
 
-    def _tool_message(self, block: dict[str, Any], where: str):
+    def _tool_message(self, block: dict[str, Any], where: str
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(the `tool` message, image parts that follow it in a user message)."""
         if not isinstance(block.get("tool_use_id"), str):
             raise BadRequest(f"'{where}.tool_use_id' must be a string")
-        content, texts, images = block.get("content"), [], []
+        content = block.get("content")
+        texts: list[str] = []
+        images: list[dict[str, Any]] = []
         if isinstance(content, str):
             texts.append(content)
         elif content is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import BadRequest
-from plugins.routing._wire import refuse
+from plugins.routing._wire import obj, refuse
 
 NAMESPACE_SEP = "__"
 # Bookkeeping that changes no answer: dropped silently (the gateway never stores at the provider
@@ -175,8 +175,8 @@ def _function(tool: dict[str, Any], where: str, name: Any) -> dict[str, Any]:
 
 def _custom(tool: dict[str, Any], where: str) -> dict[str, Any]:
     """A freeform tool (its input is raw text, e.g. a patch) as a one-argument function."""
-    description = tool.get("description") if isinstance(tool.get("description"), str) else ""
-    fmt = tool.get("format") if isinstance(tool.get("format"), dict) else {}
+    description = tool["description"] if isinstance(tool.get("description"), str) else ""
+    fmt = obj(tool.get("format"))
     if isinstance(fmt.get("definition"), str):
         description += f"\n\nThe input follows this {fmt.get('syntax') or 'grammar'}:\n" \
                        f"{fmt['definition']}"
@@ -265,7 +265,7 @@ class _Items:
         if custom:
             arguments = json.dumps({"input": item.get("input") or ""}, ensure_ascii=False)
         else:
-            arguments = item.get("arguments") if isinstance(item.get("arguments"), str) else "{}"
+            arguments = item["arguments"] if isinstance(item.get("arguments"), str) else "{}"
         call = {"id": call_id, "type": "function",
                 "function": {"name": name, "arguments": arguments or "{}"}}
         last = self.out[-1] if self.out else None
@@ -293,7 +293,7 @@ def _content(content: Any, where: str, target: str) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
         raise BadRequest(f"'{where}.content' must be a string or an array of content parts")
-    parts = []
+    parts: list[dict[str, Any]] = []
     for j, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         at = f"{where}.content[{j}]"

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING, cast
 
 from gateway.call import Call, Endpoint, ModelInfo, Principal, Route
 from gateway.config import ModelConfig
 from gateway.core_hooks import resolve_name
 from gateway.errors import ConfigError, NotFound
+from gateway.host import PluginHost
 from gateway.stash import StashKey
 from plugins.routing._agents import AgentsConfig, parse_agents
 from plugins.routing._aliases import AliasTable, load_table
+
+if TYPE_CHECKING:
+    from gateway.context import GatewayContext
 
 log = logging.getLogger("gateway.routing")
 KEY = "routing"
@@ -21,7 +26,7 @@ ALIAS_CHAIN = StashKey[tuple[str, ...]]()  # the names an alias chain passed, re
 
 
 class RoutingState:
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: PluginHost) -> None:
         self.ctx = ctx
         self.aliases = AliasTable((), ctx.config)
         self.agents = AgentsConfig()
@@ -58,7 +63,7 @@ class RoutingState:
         if hit is None:
             return None
         call.stash[ALIAS_CHAIN] = hit.chain
-        route = resolve_name(self.ctx, hit.target, call.endpoint)
+        route = self._resolve_name(hit.target, call.endpoint)
         return replace(route, reason="alias")
 
     def _agent_route(self, call: Call) -> Route | None:
@@ -72,8 +77,12 @@ class RoutingState:
                 raise NotFound(f"unknown agent {call.agent_id!r} (model {call.requested_model!r})")
             return None  # X-Agent-Id of an agent without configuration: route the model asked for
         effective = self.agents.effective(agent, call.cost_mode)
-        route = resolve_name(self.ctx, effective.model, call.endpoint)
+        route = self._resolve_name(effective.model, call.endpoint)
         return replace(route, reason="agent")
+
+    def _resolve_name(self, name: str, endpoint: Endpoint) -> Route:
+        # until gateway/core_hooks.resolve_name takes a PluginHost (it reads only `config`)
+        return resolve_name(cast("GatewayContext", self.ctx), name, endpoint)
 
     def list_models(self, principal: Principal | None) -> list[ModelInfo]:
         org_id = principal.org_id if principal else None

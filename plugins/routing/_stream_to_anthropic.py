@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.call import SSEEvent
 from plugins.routing._chat_chunks import ChatChunkStream
-from plugins.routing._wire import anthropic_error, anthropic_usage, stop_reason
+from plugins.routing._wire import anthropic_error, anthropic_usage, obj, stop_reason
 
 
 def _event(data: dict[str, Any]) -> SSEEvent:
@@ -34,7 +34,7 @@ class OpenAIToAnthropicStream(ChatChunkStream):
 
     def _start(self, chunk: dict[str, Any]) -> list[SSEEvent]:
         self.started = True
-        message = {"id": chunk.get("id") or "msg", "type": "message", "role": "assistant",
+        message: dict[str, Any] = {"id": chunk.get("id") or "msg", "type": "message", "role": "assistant",
                    "model": chunk.get("model") or "", "content": [], "stop_reason": None,
                    "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
         return [_event({"type": "message_start", "message": message})]
@@ -43,7 +43,7 @@ class OpenAIToAnthropicStream(ChatChunkStream):
         return [_event(anthropic_error(chunk))]
 
     def _choice(self, choice: dict[str, Any]) -> list[SSEEvent]:
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = obj(choice.get("delta"))
         out: list[SSEEvent] = []
         for key in ("content", "refusal"):
             if isinstance(delta.get(key), str) and delta[key]:
@@ -69,10 +69,11 @@ class OpenAIToAnthropicStream(ChatChunkStream):
     def _tool(self, call: dict[str, Any]) -> list[SSEEvent]:
         out: list[SSEEvent] = []
         position = call.get("index", 0)
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = obj(call.get("function"))
         if position not in self.tool_block:
             out.extend(self._stop_open())
-            block = {"type": "tool_use", "id": call.get("id") or f"toolu_{self.blocks}",
+            block: dict[str, Any] = {"type": "tool_use",
+                                     "id": call.get("id") or f"toolu_{self.blocks}",
                      "name": function.get("name") or "", "input": {}}
             self.tool_block[position] = self._open(block, out)
         arguments = function.get("arguments")

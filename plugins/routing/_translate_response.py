@@ -9,6 +9,7 @@ from typing import Any
 from plugins.routing._wire import (
     anthropic_usage,
     finish_reason,
+    obj,
     openai_usage,
     stop_reason,
     usage_from_anthropic,
@@ -43,7 +44,7 @@ def message_to_completion(message: dict[str, Any]) -> dict[str, Any]:
 def completion_to_message(completion: dict[str, Any]) -> dict[str, Any]:
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
-    reply = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    reply = obj(choice.get("message"))
     content: list[dict[str, Any]] = []
     text = reply.get("content") or reply.get("refusal")
     if isinstance(text, str) and text:

@@ -40,6 +40,11 @@ def stop_reason(finish: str | None) -> str:
     return STOP_FROM_FINISH.get(finish or "stop", "end_turn")
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (a client or provider may send anything)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
