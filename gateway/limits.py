@@ -152,7 +152,7 @@ class ConnectionGuard:
             self._write(client, _raw_answer(503, "Service Unavailable",
                                             "the gateway holds too much request data right "
                                             "now; try again shortly", "Retry-After: 1\r\n"))
-            flow.kill()  # type: ignore[no-untyped-call]  # mitmproxy leaves it unannotated
+            flow.kill()
             return
         if size:
             self.in_memory += size
