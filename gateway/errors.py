@@ -19,7 +19,7 @@ answered as a 500 `internal_error` without details (fail closed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gateway.call import Principal

@@ -140,8 +140,9 @@ def test_proxy_drains_in_flight_streams_on_sigterm(tmp_path, mock_provider):
 
 def test_proxy_workers_share_one_port(tmp_path, mock_provider):
     env = clean_env(tmp_path, OPENAI_BASE_URL=mock_provider.url + "/v1", OPENAI_API_KEY="sk-test")
-    run = lambda *argv: subprocess.run([sys.executable, "-m", "gateway.cli", *argv], env=env,
-                                       capture_output=True, text=True, check=True).stdout
+    def run(*argv: str) -> str:
+        return subprocess.run([sys.executable, "-m", "gateway.cli", *argv], env=env,
+                              capture_output=True, text=True, check=True).stdout
     run("orgs", "create", "w", "--name", "W")
     run("users", "create", "a@w.test", "--name", "A", "--org", "w")
     key = run("keys", "create", "--user", "a@w.test").strip().splitlines()[-1]
@@ -160,7 +161,8 @@ def test_proxy_workers_share_one_port(tmp_path, mock_provider):
         for _ in range(10):  # a fresh connection each time: the kernel spreads them
             reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=10,
                                headers={"authorization": f"Bearer {key}", "connection": "close"},
-                               json={"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "w"}]})
+                               json={"model": "openai/gpt-4o",
+                                     "messages": [{"role": "user", "content": "w"}]})
             assert reply.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -59,7 +59,8 @@ def test_claude_code_completes_a_tool_round_trip_on_every_route(agents, agent_ho
                                                                  model):
     result = run_claude(agents, agent_home, gateway, model)
     assert result["is_error"] is False and result.get("api_error_status") is None, result
-    assert result["num_turns"] == 2 and result["result"].startswith(f"echo: {MARKER}"), result["result"][-300:]
+    assert result["num_turns"] == 2, result["result"][-300:]
+    assert result["result"].startswith(f"echo: {MARKER}"), result["result"][-300:]
     calls = served(gateway)
     assert calls == [("/v1/messages", model, 200)] * 2, calls
 
@@ -107,7 +108,10 @@ def test_codex_over_an_http_only_custom_provider(agents, agent_home, gateway):
 
 AGENT_CONFIG = """
 roles:
-  coder: {normal: anthropic/claude-sonnet-4-5, heavy: anthropic/claude-opus-4-5, max: anthropic/claude-opus-4-1}
+  coder:
+    normal: anthropic/claude-sonnet-4-5
+    heavy: anthropic/claude-opus-4-5
+    max: anthropic/claude-opus-4-1
 agents:
   - id: claude-code
     name: Claude Code
