@@ -7,8 +7,12 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pluggy
 
 
 def command_name() -> str:
@@ -27,7 +31,7 @@ def command_name() -> str:
         return str(script)
 
 
-def build_parser(pm=None) -> argparse.ArgumentParser:
+def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentParser:
     from gateway.cli import admin_cmds, run_cmds
     from gateway.pluginmanager import plugin_manager
 
@@ -39,7 +43,7 @@ def build_parser(pm=None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, pm=None) -> int:
+def main(argv: list[str] | None = None, pm: pluggy.PluginManager | None = None) -> int:
     from gateway.logs import configure_logging
 
     configure_logging()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help = "serve a fake OpenAI/Anthropic/Ollama upstream until killed"
     parser = subparsers.add_parser("mock-provider", help=help, description=help)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -6,7 +6,7 @@ import argparse
 import json
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plugins = sub.add_parser("plugins", help="the plugins a gateway started here loads")
     plugins_sub = plugins.add_subparsers(dest="plugins_command", required=True,
                                          metavar="COMMAND")

@@ -12,12 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.settings import Settings
 
+if TYPE_CHECKING:
+    from gateway.host import PluginHost
+    from gateway.intercept import InterceptConfig
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = sub.add_parser("up", help="run the proxy and the admin site")
     _listen_args(up, 8080)
     up.add_argument("--admin-port", type=int, default=8081, help="admin site port (default 8081)")
@@ -96,7 +102,7 @@ def _intercept_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def _intercept_config(args: argparse.Namespace, ctx):
+def _intercept_config(args: argparse.Namespace, ctx: PluginHost) -> InterceptConfig | None:
     if args.intercept_port is None:
         return None
     import ipaddress
@@ -201,7 +207,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
                   args.host, args.port, "admin site")
 
 
-def _serve(run, host: str, port: int, what: str) -> int:
+def _serve(run: Callable[[], object], host: str, port: int, what: str) -> int:
     """Run a server; a port lost to someone else after the check at start is one line, exit 1."""
     try:
         run()
@@ -259,7 +265,7 @@ def _supervise(argvs: list[list[str]]) -> int:
     procs = [subprocess.Popen(argv) for argv in argvs]
     stopping = False
 
-    def stop(*_):
+    def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 
