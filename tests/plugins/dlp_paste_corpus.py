@@ -88,7 +88,8 @@ def api_key(rng: random.Random) -> str:
     a, lo = V.ALNUM, string.ascii_letters
     return [
         lambda: "hf_" + V.rand_str(rng, 34, lo),
-        lambda: rng.choice(["sk_live_", "rk_live_", "sk_test_"]) + V.rand_str(rng, 99, a)[:rng.randint(24, 99)],
+        lambda: (rng.choice(["sk_live_", "rk_live_", "sk_test_"])
+                 + V.rand_str(rng, 99, a)[:rng.randint(24, 99)]),
         lambda: "SG." + V.rand_str(rng, 22, V.B64URL) + "." + V.rand_str(rng, 43, V.B64URL),
         lambda: "npm_" + V.rand_str(rng, 36, a),
         lambda: "shpat_" + V.rand_str(rng, 32, HEX),
@@ -161,7 +162,8 @@ BUSINESS = [
 PLACEHOLDERS = [
     "AKIAXXXXXXXXXXXXXXXX", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "api_key=your-api-key-here", "token: <your-token>",
-    "OPENAI_API_KEY=sk-...", "password: ********", "API_KEY=${API_KEY}", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "OPENAI_API_KEY=sk-...", "password: ********", "API_KEY=${API_KEY}",
+    "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "Co-Authored-By: Claude <noreply@anthropic.com>", "secret: changeme", "password: required",
     "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx", "export STRIPE_KEY=your_stripe_secret_key_here",
     "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "max_tokens=4096", "token = os.environ['TOKEN']",

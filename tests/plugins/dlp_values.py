@@ -53,9 +53,11 @@ def phone(rng):
         if fmt == "national":
             text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
             if region == "US" and rng.random() < 0.5:
-                text = text.replace("(", "").replace(") ", rng.choice(["-", "."])).replace("-", rng.choice(["-", "."]))
+                text = (text.replace("(", "").replace(") ", rng.choice(["-", "."]))
+                        .replace("-", rng.choice(["-", "."])))
             return text
-        kind = phonenumbers.PhoneNumberFormat.INTERNATIONAL if fmt == "intl" else phonenumbers.PhoneNumberFormat.E164
+        kind = (phonenumbers.PhoneNumberFormat.INTERNATIONAL if fmt == "intl"
+                else phonenumbers.PhoneNumberFormat.E164)
         return phonenumbers.format_number(number, kind)
 
 
@@ -202,7 +204,8 @@ LOOKALIKES = [
     lambda r: r.choice(["Order #", "order no. ", "ORD-", "PO-", "Invoice INV-"]) + str(_n(r, 10**5, 10**9)),
     lambda r: r.choice(["v", "version ", "", "release "]) + ".".join(str(_n(r, 0, 40)) for _ in range(3)),
     lambda r: str(uuid.UUID(int=r.getrandbits(128))),
-    lambda r: f"2024-{_n(r, 1, 12):02d}-{_n(r, 1, 28):02d}T{_n(r, 0, 23):02d}:{_n(r, 0, 59):02d}:{_n(r, 0, 59):02d}Z",
+    lambda r: (f"2024-{_n(r, 1, 12):02d}-{_n(r, 1, 28):02d}"
+               f"T{_n(r, 0, 23):02d}:{_n(r, 0, 59):02d}:{_n(r, 0, 59):02d}Z"),
     lambda r: str(_n(r, 1_600_000_000, 1_800_000_000) * r.choice([1, 1000])),
     lambda r: _hex(r, r.choice([7, 32, 40, 64])),
     lambda r: r.choice(["ISBN 978-0-306-40615-7", "ISBN-10: 0-306-40615-2", "978-3-16-148410-0",

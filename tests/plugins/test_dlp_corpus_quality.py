@@ -45,9 +45,11 @@ def test_placeholders_and_business_data_are_not_found(text):
 
 @pytest.mark.parametrize("text, value", [
     ("call +33.6.12.23.45.12", "+33.6.12.23.45.12"), ("0044 7402 385035", "0044 7402 385035"),
-    ("4111 1111-1111.1111", "4111 1111-1111.1111"), ("de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00"),
+    ("4111 1111-1111.1111", "4111 1111-1111.1111"),
+    ("de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00"),
     ("SSN#: 078051121", "078051121"), ("the password for prod is Kx8#mPq2Lz", "Kx8#mPq2Lz"),
-    ("<password>w9T!fQ2zR7kd</password>", "w9T!fQ2zR7kd"), ("redis://:Zr4vX9qLm2Tp@cache:6379", "Zr4vX9qLm2Tp"),
+    ("<password>w9T!fQ2zR7kd</password>", "w9T!fQ2zR7kd"),
+    ("redis://:Zr4vX9qLm2Tp@cache:6379", "Zr4vX9qLm2Tp"),
     ("HF_TOKEN=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.", "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"),
     ("id,card\n1,5425.2334.3010.9903\n", "5425.2334.3010.9903"),
 ])

@@ -34,10 +34,13 @@ def found(text: str, scanner: Scanner = DEFAULT) -> list[tuple[str, str]]:
     ("SSN 123-45-6789", "us_ssn", "123-45-6789"),
     ("from 192.168.10.20:8080", "ip_address", "192.168.10.20"),
     ("v6 2001:db8::8a2e:370:7334 ok", "ip_address", "2001:db8::8a2e:370:7334"),
-    ("OPENAI_API_KEY=sk-proj-abcDEF123_-abcDEF123_-abcDEF123", "openai_key", "sk-proj-abcDEF123_-abcDEF123_-abcDEF123"),
-    ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345-AA", "anthropic_key", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345-AA"),
+    ("OPENAI_API_KEY=sk-proj-abcDEF123_-abcDEF123_-abcDEF123", "openai_key",
+     "sk-proj-abcDEF123_-abcDEF123_-abcDEF123"),
+    ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345-AA", "anthropic_key",
+     "sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345-AA"),
     ("aws AKIA2E0A8F3B244C9986", "aws_access_key", "AKIA2E0A8F3B244C9986"),
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8LkWp3Nd", "aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8LkWp3Nd"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8LkWp3Nd", "aws_secret_key",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8LkWp3Nd"),
     ("ghp_" + "a1B2c3" * 6, "github_token", "ghp_" + "a1B2c3" * 6),
     ("glpat-ABCdef123456ghiJKL78", "gitlab_token", "glpat-ABCdef123456ghiJKL78"),
     ("xoxb-2048376519-k3JqP9zXw2Lm", "slack_token", "xoxb-2048376519-k3JqP9zXw2Lm"),
@@ -45,7 +48,8 @@ def found(text: str, scanner: Scanner = DEFAULT) -> list[tuple[str, str]]:
     ('{"api_key": "q9w8e7r6t5y4"}', "secret_assignment", "q9w8e7r6t5y4"),
     ("apikey: Zx81Qw72Er63", "secret_assignment", "Zx81Qw72Er63"),
     ("token=tok_4f5e6d7c8b9a", "secret_assignment", "tok_4f5e6d7c8b9a"),
-    ("t eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end", "jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"),
+    ("t eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl end", "jwt",
+     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"),
 ])
 def test_each_rule_finds_the_whole_value(text, rule, value):
     assert (rule, value) in found(text)

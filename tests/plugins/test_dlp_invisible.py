@@ -12,7 +12,7 @@ import pytest
 from gateway.call import Endpoint
 from plugins.dlp._allowlist import AllowList
 from plugins.dlp._invisible import format_chars, strip, visible
-from plugins.dlp._placeholders import Placeholders, Redactor, value_hash
+from plugins.dlp._placeholders import NO_ALLOW_LIST, Placeholders, Redactor, value_hash
 from plugins.dlp._request import collect, redact_slots
 from plugins.dlp._scanner import DEFAULT_RULES, Scanner
 from tests.plugins.dlp_support import (
@@ -33,7 +33,7 @@ INVISIBLE = {"zero-width space": "\u200b", "zero-width non-joiner": "\u200c",
 SCANNER = Scanner(DEFAULT_RULES)
 
 
-def redact(text: str, allow: AllowList = AllowList()) -> tuple[str, Placeholders, Redactor]:
+def redact(text: str, allow: AllowList = NO_ALLOW_LIST) -> tuple[str, Placeholders, Redactor]:
     ph = Placeholders()
     red = Redactor(SCANNER, ph, KEY, None, allow)
     return red.redact(text), ph, red

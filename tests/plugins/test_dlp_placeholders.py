@@ -149,8 +149,9 @@ def test_stream_restore_equals_whole_restore_for_any_chunking(make, tool):
         for ev in make(pieces, tool):
             released = list(f.on_event(ev))
             out_events.extend(released)
-            for key, stream in f.streams.items():  # only a possible placeholder start is held
-                assert len(stream.held) < ph.max_len and (not stream.held or ph.pending_start(stream.held) == 0)
+            for stream in f.streams.values():  # only a possible placeholder start is held
+                assert len(stream.held) < ph.max_len
+                assert not stream.held or ph.pending_start(stream.held) == 0
         out_events.extend(f.on_end(True))
         assert _collected(out_events, tool) == ph.restore(text, escape=tool)
         if tool:

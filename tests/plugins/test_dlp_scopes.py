@@ -29,7 +29,6 @@ from tests.plugins.dlp_support import (
 )
 
 
-
 class ScopeSpy:
     """Records the cache marker DLP leaves for the response cache."""
 

@@ -57,7 +57,10 @@ def test_cost_uses_cached_and_cache_write_prices():
     assert cost_of(ModelEntry("openai/free", "openai", "free"), usage) == 0  # unpriced
 
 
-def rule(scope="org", cap="1.00", kind="month", rollover=True, created=at(2030, 1, 1)):
+JAN_2030 = at(2030, 1, 1)
+
+
+def rule(scope="org", cap="1.00", kind="month", rollover=True, created=JAN_2030):
     return CapRule(scope, 7, D(cap), kind, f"cap of {scope} 7", rollover=rollover,
                    created_at=created)
 

@@ -104,14 +104,16 @@ PAGE = """{% extends "base.html" %}
 {% block crumbs %}Model allow-list{% endblock %}
 {% block content %}
 <div class="page-head"><h1>Model allow-list</h1>
-<p class="subtle">A team with a list may use only these models (names as <code>provider/model</code>).</p></div>
+<p class="subtle">A team with a list may use only these models
+(names as <code>provider/model</code>).</p></div>
 <section class="card">
 <table class="table"><thead><tr><th>Team</th><th>Models</th></tr></thead><tbody>
 {% for org in orgs %}<tr><td>{{ org.slug }}</td><td>
 <form method="post" action="{{ url_for('model_allowlist.save') }}" class="inline">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
 <input type="hidden" name="org" value="{{ org.slug }}">
-<input type="text" name="models" value="{{ lists.get(org.slug, []) | join(', ') }}" aria-label="Models of {{ org.slug }}" size="60">
+<input type="text" name="models" value="{{ lists.get(org.slug, []) | join(', ') }}"
+  aria-label="Models of {{ org.slug }}" size="60">
 <button type="submit" class="btn small">Save</button></form></td></tr>
 {% endfor %}</tbody></table></section>
 {% endblock %}"""
