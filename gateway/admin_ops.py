@@ -3,75 +3,66 @@
 Each function takes an open `Session`, validates its input, flushes, and bumps the change counter
 so every gateway process reloads within about a second; the caller commits (or rolls back). Bad
 input, duplicates and unknown records raise `ValueError` with a message naming the value at fault.
+Edits take `UNSET` for a field left as it is. Every password that is set passes one policy,
+`validate_password` (12 to 1024 characters); generated ones come from `new_password`.
 """
 
 from __future__ import annotations
 
-import re
+import enum
 import secrets
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import generate_password_hash
 
+# Re-exported: the validators are part of this module's surface for the CLI, admin and plugins.
+from gateway.admin_checks import parse_usd as parse_usd
+from gateway.admin_checks import validate_email as validate_email
+from gateway.admin_checks import validate_name as validate_name
+from gateway.admin_checks import validate_role as validate_role
+from gateway.admin_checks import validate_slug as validate_slug
 from gateway.db.engine import bump_revision
-from gateway.db.models import ROLES, USER_STATUSES, ApiKey, App, Organization, User
+from gateway.db.models import USER_STATUSES, ApiKey, App, Organization, User
 from gateway.keys import KEY_MARKER, PREFIX_LENGTH, generate_key
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-MAX_USD = Decimal("1e12")
-USD_STEP = Decimal("0.000001")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # the login form's limit
 
 Row = TypeVar("Row", Organization, User, App, ApiKey)
 
 
-# --- validation -------------------------------------------------------------------------------
+class Unset(enum.Enum):
+    """A field an edit leaves as it is (None means "none": no cap, no organization, no owner)."""
 
-def validate_slug(value: str, what: str = "slug") -> str:
-    if not isinstance(value, str) or not SLUG_RE.match(value):
-        raise ValueError(f"invalid {what} {value!r}: use 1-63 lower-case letters, digits and "
-                         f"dashes, starting with a letter or digit")
-    return value
+    UNSET = "unset"
 
 
-def validate_email(value: str, what: str = "email") -> str:
-    email = value.strip().lower() if isinstance(value, str) else ""
-    if len(email) > 254 or not EMAIL_RE.match(email):
-        raise ValueError(f"invalid {what} {value!r}: expected name@domain")
-    return email
+UNSET = Unset.UNSET
 
 
-def validate_name(value: str, what: str = "name") -> str:
-    name = value.strip() if isinstance(value, str) else ""
-    if not name or len(name) > 200:
-        raise ValueError(f"invalid {what} {value!r}: expected 1-200 characters")
-    return name
+# --- password policy ------------------------------------------------------------------------
+
+def validate_password(password: str, email: str) -> str:
+    """The one password policy, for every place a password is set (admin forms, `users create`,
+    `users reset-password`, the first super-admin): 12 to 1024 characters. The message names the
+    user, never the password."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password for user {email!r} needs at least "
+                         f"{MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"the password for user {email!r} is longer than "
+                         f"{MAX_PASSWORD_LENGTH} characters")
+    return password
 
 
-def validate_role(value: str) -> str:
-    if value not in ROLES:
-        raise ValueError(f"invalid role {value!r}: expected one of {', '.join(ROLES)}")
-    return value
-
-
-def parse_usd(value: str | int | Decimal | None, what: str) -> Decimal | None:
-    """A dollar amount >= 0 as Decimal (None stays None: no cap)."""
-    if value is None:
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"invalid {what} {value!r}: expected a number of US dollars") from None
-    if not amount.is_finite() or amount < 0 or amount >= MAX_USD:
-        raise ValueError(f"invalid {what} {value!r}: expected a number of US dollars >= 0")
-    if amount != amount.quantize(USD_STEP):
-        raise ValueError(f"invalid {what} {value!r}: at most 6 decimal places")
-    return amount.quantize(USD_STEP)  # what the Numeric(18, 6) column will hand back
+def new_password() -> str:
+    """A random password that satisfies the policy (20 url-safe characters, 120 bits)."""
+    return validate_password(secrets.token_urlsafe(15), "(generated)")
 
 
 # --- look-ups ---------------------------------------------------------------------------------
@@ -119,6 +110,14 @@ def list_apps(session: Session) -> list[App]:
     return list(session.scalars(select(App).options(selectinload(App.org)).order_by(App.slug)))
 
 
+def member_counts(session: Session, org_ids: list[int]) -> dict[int, int]:
+    if not org_ids:
+        return {}
+    rows = session.execute(select(User.org_id, func.count()).where(User.org_id.in_(org_ids))
+                           .group_by(User.org_id))
+    return {org_id: count for org_id, count in rows if org_id is not None}
+
+
 def list_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKey]:
     query = select(ApiKey).options(selectinload(ApiKey.user), selectinload(ApiKey.app))
     if not include_revoked:
@@ -150,8 +149,8 @@ def create_user(session: Session, email: str, name: str, *, org_slug: str | None
     org = get_org(session, org_slug) if org_slug else None
     if role == "org_admin" and org is None:
         raise ValueError(f"role 'org_admin' needs an organization for user {email!r}")
-    if password is not None and not password:
-        raise ValueError(f"empty password for user {email!r}")
+    if password is not None:
+        validate_password(password, email)
     user = User(email=email, name=validate_name(name), org=org, role=role,
                 weekly_cap_usd=parse_usd(weekly_cap_usd, "weekly cap"),
                 password_hash=generate_password_hash(password) if password else None)
@@ -205,12 +204,69 @@ def reset_password(session: Session, email: str, password: str | None = None) ->
     """Give a user a new admin-site password: `password`, or a fresh random one. Returns the
     password (shown once, stored only as a hash) and the user."""
     user = get_user(session, email)
-    if password is None:
-        password = secrets.token_urlsafe(15)
-    elif len(password) < 12:
-        raise ValueError(f"the new password for user {user.email!r} needs at least 12 characters")
+    password = new_password() if password is None else validate_password(password, user.email)
     user.password_hash = generate_password_hash(password)
     return password, _write(session, user)
+
+
+def update_user(session: Session, email: str, *, name: str | Unset = UNSET,
+                role: str | Unset = UNSET, org_slug: str | None | Unset = UNSET,
+                weekly_cap_usd: str | Decimal | None | Unset = UNSET,
+                status: str | Unset = UNSET) -> User:
+    """Change what is given. An org admin needs an organization; the role and organization are
+    checked together, whichever of them changes."""
+    user = get_user(session, email)
+    if not isinstance(name, Unset):
+        user.name = validate_name(name)
+    if not isinstance(role, Unset):
+        user.role = validate_role(role)
+    if not isinstance(org_slug, Unset):
+        user.org = get_org(session, org_slug) if org_slug else None
+    if user.role == "org_admin" and user.org is None:
+        raise ValueError(f"role 'org_admin' needs an organization for user {user.email!r}")
+    if not isinstance(weekly_cap_usd, Unset):
+        user.weekly_cap_usd = parse_usd(weekly_cap_usd, "weekly cap")
+    if not isinstance(status, Unset):
+        return set_user_status(session, user.email, status)
+    return _write(session, user)
+
+
+def update_org(session: Session, slug: str, *, name: str | Unset = UNSET,
+               spend_cap_usd: str | Decimal | None | Unset = UNSET,
+               rollover: bool | Unset = UNSET, dlp_enabled: bool | Unset = UNSET,
+               owner_email: str | None | Unset = UNSET) -> Organization:
+    """Change what is given; the owner must be a member of the organization."""
+    org = get_org(session, slug)
+    if not isinstance(name, Unset):
+        org.name = validate_name(name)
+    if not isinstance(spend_cap_usd, Unset):
+        org.spend_cap_usd = parse_usd(spend_cap_usd, "spend cap")
+    if not isinstance(rollover, Unset):
+        org.rollover = bool(rollover)
+    if not isinstance(dlp_enabled, Unset):
+        org.dlp_enabled = bool(dlp_enabled)
+    if not isinstance(owner_email, Unset):
+        org.owner = _member(session, org, owner_email) if owner_email else None
+    return _write(session, org)
+
+
+def _member(session: Session, org: Organization, email: str) -> User:
+    user = get_user(session, email)
+    if user.org_id != org.id:
+        raise ValueError(f"user {user.email!r} is not a member of organization {org.slug!r}")
+    return user
+
+
+def set_dlp(session: Session, enabled: bool, *, org_slug: str | None = None,
+            app_slug: str | None = None) -> Organization | App:
+    """Protect the calls of exactly one organization or app with DLP (or stop)."""
+    if org_slug is not None and app_slug is None:
+        return update_org(session, org_slug, dlp_enabled=enabled)
+    if app_slug is None or org_slug is not None:
+        raise ValueError("name exactly one of an organization (slug) or an app (slug)")
+    app = get_app(session, app_slug)
+    app.dlp_enabled = bool(enabled)
+    return _write(session, app)
 
 
 def suspend_user(session: Session, email: str) -> User:

@@ -8,7 +8,6 @@ makes one insert fail; that one rolls back and finds the other's super-admin.
 from __future__ import annotations
 
 import argparse
-import secrets
 import time
 
 from sqlalchemy import select
@@ -62,7 +61,7 @@ def _has_super_admin(session: Session) -> bool:
 def _ensure_super_admin(session: Session) -> str | None:
     if _has_super_admin(session):
         return None
-    password = secrets.token_urlsafe(16)
+    password = admin_ops.new_password()  # the one password policy, like any other
     try:
         admin_ops.create_user(session, ADMIN_EMAIL, ADMIN_NAME, role="super_admin",
                               password=password)

@@ -211,7 +211,7 @@ def test_keys_create_in_a_real_process(db_url, tmp_path):
 
     assert run("orgs", "create", "acme", "--name", "Acme").returncode == 0
     made = run("users", "create", "dev@acme.io", "--name", "Dev", "--org", "acme",
-               "--password-stdin", stdin="s3cret\n")
+               "--password-stdin", stdin="s3cret-s3cret\n")
     assert made.returncode == 0, made.stderr
     for extra in ((), ("--json",)):
         done = run("keys", "create", "--user", "dev@acme.io", *extra)

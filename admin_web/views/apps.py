@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from admin_web import ops
 from admin_web.access import ORG_ADMIN, SUPER, allow, check_org, is_super, org_scope
 from admin_web.db import get_db
 from admin_web.views import _keys
@@ -83,7 +82,8 @@ def set_active(slug: str) -> Response:
 def set_dlp(slug: str) -> Response:
     app = app_or_404(slug)
     on = checkbox("on")
-    attempt(lambda s: ops.set_dlp(s, app, on), f"DLP {'on' if on else 'off'} for {app.slug}.")
+    attempt(lambda s: admin_ops.set_dlp(s, on, app_slug=app.slug),
+            f"DLP {'on' if on else 'off'} for {app.slug}.")
     return redirect(url_for("apps.detail", slug=app.slug))
 
 

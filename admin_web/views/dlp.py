@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from admin_web import ops
 from admin_web.access import ORG_ADMIN, SUPER, allow, check_org, is_super, org_scope
 from admin_web.db import get_db
 from admin_web.sources import api
 from admin_web.writes import attempt, checkbox, field, refuse
+from gateway import admin_ops
 from gateway.db.models import App, Organization
 
 bp = Blueprint("dlp", __name__, url_prefix="/dlp")
@@ -145,7 +145,8 @@ def protect(kind: str, slug: str) -> Response:
     if row is None:
         abort(404)
     on = checkbox("on")
-    attempt(lambda s: ops.set_dlp(s, row, on), f"DLP {'on' if on else 'off'} for {slug}.")
+    attempt(lambda s: admin_ops.set_dlp(s, on, **{f"{kind}_slug": slug}),
+            f"DLP {'on' if on else 'off'} for {slug}.")
     return redirect(url_for("dlp.scope", kind=kind, slug=slug))
 
 

@@ -15,18 +15,17 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway import admin_ops as ops
+from gateway.cli.render import app_doc, cell, key_doc, org_doc, owner, table, user_doc, yes
 from gateway.db.engine import make_engine, session_factory
 from gateway.db.migrate import upgrade
-from gateway.db.models import ROLES, ApiKey, App, Organization, User
+from gateway.db.models import ROLES, USER_STATUSES
 from gateway.errors import ConfigError
 from gateway.settings import Settings
 
@@ -39,30 +38,34 @@ class Output:
 
 
 Handler = Callable[[Session, argparse.Namespace], Output]
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+NONE = "none"  # the value of an edit option that clears the field (no cap, no org, no owner)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: SubParsers) -> None:
     _register_orgs(_group(subparsers, "orgs", "manage organizations"))
     _register_users(_group(subparsers, "users", "manage users"))
     _register_apps(_group(subparsers, "apps", "manage apps (keys that belong to no person)"))
     _register_keys(_group(subparsers, "keys", "manage gateway keys"))
 
 
-def _group(subparsers: argparse._SubParsersAction, name: str,
-           help: str) -> argparse._SubParsersAction:
+def _group(subparsers: SubParsers, name: str,
+           help: str) -> SubParsers:
     parser = subparsers.add_parser(name, help=help, description=help)
-    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+    group: SubParsers = parser.add_subparsers(dest=f"{name}_command", required=True,
+                                              metavar="ACTION")
+    return group
 
 
-def _command(sub: argparse._SubParsersAction, name: str, help: str,
+def _command(sub: SubParsers, name: str, help: str,
              handler: Handler) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help, description=help)
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=lambda args: run(handler, args))
     return parser
 
 
-def _register_orgs(sub: argparse._SubParsersAction) -> None:
+def _register_orgs(sub: SubParsers) -> None:
     p = _command(sub, "create", "create an organization", _orgs_create)
     p.add_argument("slug", metavar="SLUG")
     p.add_argument("--name", required=True)
@@ -70,9 +73,18 @@ def _register_orgs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rollover", action="store_true", help="unspent budget rolls over")
     p.add_argument("--dlp", action="store_true", help="redact sensitive values for this org")
     _command(sub, "list", "list organizations", _orgs_list)
+    p = _command(sub, "edit", "change an organization (only the options given)", _orgs_edit)
+    p.add_argument("slug", metavar="SLUG")
+    p.add_argument("--name")
+    p.add_argument("--spend-cap", metavar="USD", help=f"spending cap per period ({NONE}: no cap)")
+    p.add_argument("--rollover", action=argparse.BooleanOptionalAction,
+                   help="unspent budget rolls over")
+    p.add_argument("--dlp", action=argparse.BooleanOptionalAction,
+                   help="redact sensitive values for this org")
+    p.add_argument("--owner", metavar="EMAIL", help=f"a member who owns it ({NONE}: no owner)")
 
 
-def _register_users(sub: argparse._SubParsersAction) -> None:
+def _register_users(sub: SubParsers) -> None:
     p = _command(sub, "create", "create a user", _users_create)
     p.add_argument("email", metavar="EMAIL")
     p.add_argument("--name", required=True)
@@ -80,8 +92,16 @@ def _register_users(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--role", choices=ROLES, default="member")
     p.add_argument("--weekly-cap", metavar="USD", help="weekly spending cap in US dollars")
     p.add_argument("--password-stdin", action="store_true",
-                   help="read an admin-site password from stdin")
+                   help=f"read an admin-site password from stdin (at least "
+                        f"{ops.MIN_PASSWORD_LENGTH} characters)")
     _command(sub, "list", "list users", _users_list)
+    p = _command(sub, "edit", "change a user (only the options given)", _users_edit)
+    p.add_argument("email", metavar="EMAIL")
+    p.add_argument("--name")
+    p.add_argument("--role", choices=ROLES)
+    p.add_argument("--org", metavar="SLUG", help=f"move to this organization ({NONE}: none)")
+    p.add_argument("--weekly-cap", metavar="USD", help=f"weekly spending cap ({NONE}: no cap)")
+    p.add_argument("--status", choices=USER_STATUSES)
     for action, status in (("suspend", "suspended"), ("activate", "active")):
         p = _command(sub, action, f"{action} a user", _user_status(status))
         p.add_argument("email", metavar="EMAIL")
@@ -92,7 +112,7 @@ def _register_users(sub: argparse._SubParsersAction) -> None:
                    help="read the new password from stdin instead of generating one")
 
 
-def _register_apps(sub: argparse._SubParsersAction) -> None:
+def _register_apps(sub: SubParsers) -> None:
     p = _command(sub, "create", "create an app", _apps_create)
     p.add_argument("slug", metavar="SLUG")
     p.add_argument("--name", required=True)
@@ -105,7 +125,7 @@ def _register_apps(sub: argparse._SubParsersAction) -> None:
         p.add_argument("slug", metavar="SLUG")
 
 
-def _register_keys(sub: argparse._SubParsersAction) -> None:
+def _register_keys(sub: SubParsers) -> None:
     p = _command(sub, "create", "create a key; it is printed once, alone on the last line",
                  _keys_create)
     owner = p.add_mutually_exclusive_group(required=True)
@@ -163,10 +183,38 @@ def _orgs_create(session: Session, args: argparse.Namespace) -> Output:
 
 def _orgs_list(session: Session, args: argparse.Namespace) -> Output:
     orgs = ops.list_orgs(session)
-    rows = [(o.slug, o.name, _cell(o.spend_cap_usd), _yes(o.rollover), _yes(o.dlp_enabled))
+    rows = [(o.slug, o.name, cell(o.spend_cap_usd), yes(o.rollover), yes(o.dlp_enabled))
             for o in orgs]
     return Output([org_doc(o) for o in orgs],
-                  _table(("SLUG", "NAME", "SPEND_CAP", "ROLLOVER", "DLP"), rows))
+                  table(("SLUG", "NAME", "SPEND_CAP", "ROLLOVER", "DLP"), rows))
+
+
+def _orgs_edit(session: Session, args: argparse.Namespace) -> Output:
+    changes = _changes(args, {"name": "name", "spend_cap_usd": "spend_cap", "rollover": "rollover",
+                              "dlp_enabled": "dlp", "owner_email": "owner"},
+                       clearable=("spend_cap_usd", "owner_email"))
+    org = ops.update_org(session, args.slug, **changes)
+    return Output(org_doc(org), f"updated organization {org.slug}: {', '.join(changes)}")
+
+
+def _users_edit(session: Session, args: argparse.Namespace) -> Output:
+    changes = _changes(args, {"name": "name", "role": "role", "org_slug": "org",
+                              "weekly_cap_usd": "weekly_cap", "status": "status"},
+                       clearable=("org_slug", "weekly_cap_usd"))
+    user = ops.update_user(session, args.email, **changes)
+    return Output(user_doc(user), f"updated user {user.email}: {', '.join(changes)}")
+
+
+def _changes(args: argparse.Namespace, fields: dict[str, str],
+             clearable: tuple[str, ...]) -> dict[str, Any]:
+    """The edit's keyword arguments from the options given (`none` clears a clearable one)."""
+    changes = {param: getattr(args, option) for param, option in fields.items()
+               if getattr(args, option) is not None}
+    if not changes:
+        raise ValueError(f"nothing to change: give at least one of "
+                         f"{', '.join('--' + o.replace('_', '-') for o in fields.values())}")
+    return {param: None if param in clearable and str(value).lower() == NONE else value
+            for param, value in changes.items()}
 
 
 def _users_create(session: Session, args: argparse.Namespace) -> Output:
@@ -179,9 +227,9 @@ def _users_create(session: Session, args: argparse.Namespace) -> Output:
 def _users_list(session: Session, args: argparse.Namespace) -> Output:
     users = ops.list_users(session)
     rows = [(u.email, u.name, u.org.slug if u.org else "-", u.role, u.status,
-             _cell(u.weekly_cap_usd)) for u in users]
+             cell(u.weekly_cap_usd)) for u in users]
     return Output([user_doc(u) for u in users],
-                  _table(("EMAIL", "NAME", "ORG", "ROLE", "STATUS", "WEEKLY_CAP"), rows))
+                  table(("EMAIL", "NAME", "ORG", "ROLE", "STATUS", "WEEKLY_CAP"), rows))
 
 
 def _users_reset_password(session: Session, args: argparse.Namespace) -> Output:
@@ -209,10 +257,10 @@ def _apps_create(session: Session, args: argparse.Namespace) -> Output:
 
 def _apps_list(session: Session, args: argparse.Namespace) -> Output:
     apps = ops.list_apps(session)
-    rows = [(a.slug, a.name, a.org.slug, _yes(a.active), _yes(a.dlp_enabled),
+    rows = [(a.slug, a.name, a.org.slug, yes(a.active), yes(a.dlp_enabled),
              a.contact_email or "-") for a in apps]
     return Output([app_doc(a) for a in apps],
-                  _table(("SLUG", "NAME", "ORG", "ACTIVE", "DLP", "CONTACT"), rows))
+                  table(("SLUG", "NAME", "ORG", "ACTIVE", "DLP", "CONTACT"), rows))
 
 
 def _app_active(active: bool) -> Handler:
@@ -224,22 +272,22 @@ def _app_active(active: bool) -> Handler:
 
 def _keys_create(session: Session, args: argparse.Namespace) -> Output:
     full, key = ops.create_key(session, user_email=args.user, app_slug=args.app, name=args.name)
-    text = (f"created key {key.prefix} ({key.name}) for {_owner(key)}; "
+    text = (f"created key {key.prefix} ({key.name}) for {owner(key)}; "
             f"it is shown once, on the next line")
     return Output({**key_doc(key), "key": full}, text, last_line=full)
 
 
 def _keys_revoke(session: Session, args: argparse.Namespace) -> Output:
     key = ops.revoke_key(session, args.prefix)
-    return Output(key_doc(key), f"revoked key {key.prefix} ({key.name}) of {_owner(key)}")
+    return Output(key_doc(key), f"revoked key {key.prefix} ({key.name}) of {owner(key)}")
 
 
 def _keys_list(session: Session, args: argparse.Namespace) -> Output:
     keys = ops.list_keys(session)
-    rows = [(k.prefix, k.name, _owner(k), _cell(k.created_at), _cell(k.revoked_at),
-             _cell(k.last_used_at)) for k in keys]
+    rows = [(k.prefix, k.name, owner(k), cell(k.created_at), cell(k.revoked_at),
+             cell(k.last_used_at)) for k in keys]
     return Output([key_doc(k) for k in keys],
-                  _table(("PREFIX", "NAME", "OWNER", "CREATED", "REVOKED", "LAST_USED"), rows))
+                  table(("PREFIX", "NAME", "OWNER", "CREATED", "REVOKED", "LAST_USED"), rows))
 
 
 def _read_password() -> str:
@@ -247,59 +295,3 @@ def _read_password() -> str:
     if not password:
         raise ValueError("--password-stdin: no password on stdin")
     return password
-
-
-# --- JSON documents ---------------------------------------------------------------------------
-
-def org_doc(org: Organization) -> dict[str, Any]:
-    return {"id": org.id, "slug": org.slug, "name": org.name,
-            "spend_cap_usd": _json(org.spend_cap_usd), "rollover": org.rollover,
-            "dlp_enabled": org.dlp_enabled, "owner_user_id": org.owner_user_id,
-            "created_at": _json(org.created_at)}
-
-
-def user_doc(user: User) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name,
-            "org": user.org.slug if user.org else None, "role": user.role, "status": user.status,
-            "weekly_cap_usd": _json(user.weekly_cap_usd),
-            "has_password": user.password_hash is not None, "created_at": _json(user.created_at)}
-
-
-def app_doc(app: App) -> dict[str, Any]:
-    return {"id": app.id, "slug": app.slug, "name": app.name, "org": app.org.slug,
-            "contact_email": app.contact_email, "active": app.active,
-            "dlp_enabled": app.dlp_enabled, "created_at": _json(app.created_at)}
-
-
-def key_doc(key: ApiKey) -> dict[str, Any]:
-    return {"id": key.id, "prefix": key.prefix, "name": key.name,
-            "user": key.user.email if key.user else None, "app": key.app.slug if key.app else None,
-            "created_at": _json(key.created_at), "revoked_at": _json(key.revoked_at),
-            "last_used_at": _json(key.last_used_at)}
-
-
-def _json(value: Decimal | datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _cell(value: Decimal | datetime | None) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%SZ")
-    return "-" if value is None else str(value)
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
-def _owner(key: ApiKey) -> str:
-    return f"user {key.user.email}" if key.user else f"app {key.app.slug if key.app else '?'}"
-
-
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = [headers, *rows]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
-                     for line in lines)
