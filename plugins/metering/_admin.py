@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway import admin_ops as ops
 from gateway.db.engine import bump_revision
+from gateway.db.models import Organization, User
 from plugins.metering import _ledger
 from plugins.metering._caps import CapRule, effective_cap, period_of
 from plugins.metering._config import MeteringConfig
@@ -29,6 +30,7 @@ def _scope(session: Session, org_slug: str | None, app_slug: str | None) -> tupl
         raise ValueError("name exactly one of an organization (slug) or an app (slug)")
     if org_slug is not None:
         return "org", ops.get_org(session, org_slug).id
+    assert app_slug is not None, "checked above: exactly one slug is given"
     return "app", ops.get_app(session, app_slug).id
 
 
@@ -58,7 +60,10 @@ def set_scope_settings(session: Session, *, org_slug: str | None = None,
     if store_bodies is not UNSET:
         row.store_bodies = bool(store_bodies)
     if retention_days is not UNSET:
-        row.retention_days = _bounded_int(retention_days, "retention days", MAX_RETENTION_DAYS)
+        days = _bounded_int(retention_days, "retention days", MAX_RETENTION_DAYS)
+        if days is None:  # the column has no "unset": conversations are always kept some days
+            raise ValueError(f"invalid retention days None: expected 1 to {MAX_RETENTION_DAYS}")
+        row.retention_days = days
     session.flush()
     bump_revision(session)
     return row
@@ -76,7 +81,7 @@ def _bounded_int(value: Any, what: str, limit: int) -> int | None:
     return number
 
 
-def set_user_cap(session: Session, email: str, usd: str | Decimal | None):
+def set_user_cap(session: Session, email: str, usd: str | Decimal | None) -> User:
     user = ops.get_user(session, email)
     user.weekly_cap_usd = ops.parse_usd(usd, "weekly cap")
     session.flush()
@@ -84,7 +89,8 @@ def set_user_cap(session: Session, email: str, usd: str | Decimal | None):
     return user
 
 
-def set_org_cap(session: Session, slug: str, usd: Any = UNSET, rollover: bool | None = None):
+def set_org_cap(session: Session, slug: str, usd: Any = UNSET,
+                rollover: bool | None = None) -> Organization:
     org = ops.get_org(session, slug)
     if usd is not UNSET:
         org.spend_cap_usd = ops.parse_usd(usd, "spend cap")

@@ -21,12 +21,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway import admin_ops as ops
 from gateway.call import Principal
-from gateway.cli.admin_cmds import Output, run
+from gateway.cli.admin_cmds import Handler, Output, run
 from gateway.config import load_config
 from gateway.settings import Settings
 from plugins.metering import _admin, _export, _periods
@@ -36,7 +37,7 @@ from plugins.metering._snapshot import load_snapshot
 from plugins.metering._state import utcnow
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _command(subparsers, "usage", "a user's caps, spend and usage", _usage)
     p.add_argument("--user", required=True, metavar="EMAIL")
     p = subparsers.add_parser("export-user", help="a user's activity as CSV",
@@ -63,12 +64,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--retention-days", type=int, metavar="N")
 
 
-def _group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+def _group(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+           help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     parser = sub.add_parser(name, help=help, description=help)
-    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+    group: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest=f"{name}_command", required=True, metavar="ACTION")
+    return group
 
 
-def _command(sub, name: str, help: str, handler) -> argparse.ArgumentParser:
+def _command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+             handler: Handler) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help, description=help)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=lambda args: run(handler, args))
@@ -101,10 +106,11 @@ def _plain(value: Any) -> Any:
 
 # -- usage and caps ----------------------------------------------------------------------------
 
-def _rules_for(session: Session, config: MeteringConfig, *, email=None, org=None,
-               app=None) -> list[CapRule]:
+def _rules_for(session: Session, config: MeteringConfig, *, email: str | None = None,
+               org: str | None = None, app: str | None = None) -> list[CapRule]:
     """The caps a user's calls meet (their own and their organization's), or one org's or app's."""
-    snapshot = load_snapshot(session.get_bind())
+    bind = session.get_bind()
+    snapshot = load_snapshot(bind if isinstance(bind, Engine) else bind.engine)
     if email:
         user = ops.get_user(session, email)
         who = Principal(0, "-", "-", user_id=user.id, user_email=user.email, org_id=user.org_id)
@@ -112,12 +118,14 @@ def _rules_for(session: Session, config: MeteringConfig, *, email=None, org=None
     if org:
         who = Principal(0, "-", "-", org_id=ops.get_org(session, org).id)
         return [r for r in snapshot.rules(who, config.org_period) if r.scope == "org"]
+    if app is None:
+        raise ValueError("name a user (email), an organization or an app")
     found = ops.get_app(session, app)
     who = Principal(0, "-", "-", app_id=found.id, app_slug=found.slug, org_id=found.org_id)
     return [r for r in snapshot.rules(who, config.org_period) if r.scope == "app"]
 
 
-def _status_lines(statuses: list[dict]) -> list[str]:
+def _status_lines(statuses: list[dict[str, Any]]) -> list[str]:
     return [f"{s['cap']}: ${s['spent_usd']:.2f} spent, ${s['reserved_usd']:.2f} in flight, "
             f"${s['remaining_usd']:.2f} left of ${s['cap_usd']:.2f}; "
             f"resets {s['resets_at']:%Y-%m-%d %H:%M} UTC" for s in statuses] or ["no cap applies"]
@@ -222,7 +230,7 @@ def _export_cmd(args: argparse.Namespace) -> int:
         return 1
 
 
-def _stdout_export(handler, args: argparse.Namespace) -> None:
+def _stdout_export(handler: Handler, args: argparse.Namespace) -> None:
     """`run` minus its trailing text line: stdout carries the CSV alone."""
     from gateway.db.engine import make_engine, session_factory
     from gateway.db.migrate import upgrade

@@ -12,9 +12,9 @@ LF: spreadsheets split rows on a bare CR too, and a cell after it could start a 
 from __future__ import annotations
 
 import csv
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import RequestLog
@@ -36,13 +36,13 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CHUNK = 5000
 
 
-def neutralise(value):
+def neutralise(value: object) -> object:
     if isinstance(value, str) and value.startswith(_DANGEROUS):
         return "'" + value
     return value
 
 
-def _query(user_id: int):
+def _query(user_id: int) -> Select[Any]:
     L, B = RequestLog.__table__, StoredBodies.__table__
     cols = [L.c[name] for name in COLUMNS if name in L.c] + [B.c.request_body, B.c.response_body]
     return (select(*cols).select_from(L.outerjoin(B, B.c.request_id == L.c.request_id))

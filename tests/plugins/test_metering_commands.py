@@ -117,3 +117,15 @@ def test_conversations_under_dlp_keep_only_what_the_provider_saw(gateway_factory
     assert redacted.request_body and redacted.response_body is None  # restored answer: not kept
     assert bypassed.request_body is None and bypassed.response_body is None
     assert plain.expires_at - plain.created_at == timedelta(days=3)
+
+
+def test_retention_days_cannot_be_cleared(session):
+    """The column always holds a number of days: None is refused by name, not left to the
+    database's NOT NULL."""
+    from gateway import admin_ops
+    from plugins.metering import _admin
+
+    admin_ops.create_org(session, "acme", "Acme")
+    with pytest.raises(ValueError, match="retention days None"):
+        _admin.set_scope_settings(session, org_slug="acme", retention_days=None)
+    assert _admin.set_scope_settings(session, org_slug="acme", retention_days=7).retention_days == 7
