@@ -1,84 +1,48 @@
-"""Gateway-wide feature toggles that users may opt into from their own dashboard.
+"""Gateway-wide feature toggles that users may opt into from their own dashboard: the admin's
+writes. Storage and the read side (what a plugin sees as `call.principal.features`) are in
+`gateway.features`; reads are re-exported here for the views.
 
-Stored in the core `settings` table (no schema of its own), so any process can read them:
-
-    settings["features"]                 {"<key>": {"label", "description", "mode"}}
-    settings["features.optin.<user id>"] ["<key>", …]   the features that user turned on
-
-`mode` is "off" (nobody), "opt_in" (users choose on their dashboard) or "on" (everyone).
-`enabled_for(session, user_id)` is the answer a plugin needs. Writes validate (ValueError naming
-the value at fault), flush and bump the change counter like `gateway.admin_ops`; the caller
-commits.
+Writes validate (ValueError naming the value at fault) and flush; the caller commits. They do not
+bump the database revision (proxies would drop their whole key cache on every opt-in click):
+`gateway.features.put` writes a new features stamp, which every proxy polls.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from gateway.admin_ops import validate_name
-from gateway.db.engine import bump_revision
-from gateway.db.models import Setting
+from gateway.features import FEATURES, KEY_RE, MODES, OPTIN_PREFIX, get, put
+from gateway.features import enabled_for as enabled_for
+from gateway.features import for_user as for_user
+from gateway.features import list_features as list_features
+from gateway.features import user_optins as user_optins
 
-FEATURES = "features"
-OPTIN_PREFIX = "features.optin."
-MODES = {"off": "Off", "opt_in": "Users may opt in", "on": "On for everyone"}
-_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
-
-
-def _get(session: Session, key: str, default: Any) -> Any:
-    row = session.get(Setting, key)
-    return default if row is None or row.value is None else row.value
-
-
-def _put(session: Session, key: str, value: Any) -> None:
-    row = session.get(Setting, key)
-    if row is None:
-        session.add(Setting(key=key, value=value))
-    else:
-        row.value = value
-    session.flush()
-    bump_revision(session)
-
-
-def list_features(session: Session) -> list[dict[str, str]]:
-    stored = _get(session, FEATURES, {})
-    if not isinstance(stored, dict):
-        return []
-    return [{"key": key, "label": str(spec.get("label", key)),
-             "description": str(spec.get("description", "")),
-             "mode": spec.get("mode") if spec.get("mode") in MODES else "off"}
-            for key, spec in sorted(stored.items()) if isinstance(spec, dict)]
+__all__ = ["MODES", "delete_feature", "enabled_for", "for_user", "list_features", "set_feature",
+           "set_optin", "user_optins"]
 
 
 def set_feature(session: Session, key: str, label: str, description: str, mode: str) -> None:
     key = (key or "").strip().lower()
-    if not _KEY_RE.match(key):
+    if not KEY_RE.match(key):
         raise ValueError(f"invalid feature key {key!r}: 1-50 lower-case letters, digits, _ and -")
     if mode not in MODES:
         raise ValueError(f"invalid feature mode {mode!r}: expected one of {', '.join(MODES)}")
     description = (description or "").strip()
     if len(description) > 500:
         raise ValueError(f"the description of feature {key!r} is longer than 500 characters")
-    stored = dict(_get(session, FEATURES, {}))
+    stored = dict(get(session, FEATURES, {}))
     stored[key] = {"label": validate_name(label, "feature label"), "description": description,
                    "mode": mode}
-    _put(session, FEATURES, stored)
+    put(session, FEATURES, stored)
 
 
 def delete_feature(session: Session, key: str) -> None:
-    stored = dict(_get(session, FEATURES, {}))
+    stored = dict(get(session, FEATURES, {}))
     if key not in stored:
         raise ValueError(f"no feature {key!r}")
     del stored[key]
-    _put(session, FEATURES, stored)
-
-
-def user_optins(session: Session, user_id: int) -> set[str]:
-    value = _get(session, f"{OPTIN_PREFIX}{user_id}", [])
-    return {str(key) for key in value} if isinstance(value, list) else set()
+    put(session, FEATURES, stored)
 
 
 def set_optin(session: Session, user_id: int, key: str, on: bool) -> None:
@@ -87,15 +51,4 @@ def set_optin(session: Session, user_id: int, key: str, on: bool) -> None:
         raise ValueError(f"feature {key!r} is not open for opting in")
     chosen = user_optins(session, user_id)
     chosen = chosen | {key} if on else chosen - {key}
-    _put(session, f"{OPTIN_PREFIX}{user_id}", sorted(chosen))
-
-
-def for_user(session: Session, user_id: int) -> list[dict[str, Any]]:
-    """The features a user sees: every feature not switched off, and whether it is on for them."""
-    chosen = user_optins(session, user_id)
-    return [dict(f, on=f["mode"] == "on" or f["key"] in chosen)
-            for f in list_features(session) if f["mode"] != "off"]
-
-
-def enabled_for(session: Session, user_id: int) -> set[str]:
-    return {f["key"] for f in for_user(session, user_id) if f["on"]}
+    put(session, f"{OPTIN_PREFIX}{user_id}", sorted(chosen))

@@ -55,7 +55,9 @@ class Endpoint(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key and the user or app that owns it."""
+    """Who is calling: the key and the user or app that owns it, and the feature toggles on for
+    it (`gateway.features`: the admin's "on" features, plus those its user opted into). A plugin
+    reads a toggle as `"<key>" in call.principal.features`."""
 
     key_id: int
     key_prefix: str
@@ -67,6 +69,7 @@ class Principal:
     app_slug: str | None = None
     org_id: int | None = None
     org_slug: str | None = None
+    features: frozenset[str] = frozenset()
 
     @property
     def label(self) -> str:

@@ -1,8 +1,11 @@
-"""model_config.yaml: providers and the model catalog, validated into frozen dataclasses.
+"""model_config.yaml: one file, validated as a whole into frozen values, reloaded when it changes.
 
-Validation errors name the key at fault (`models.openai/gpt-4o.input: …`). Sections the core does
-not know (`roles:`, `agents:`, …) belong to plugins, which read them with `ModelConfig.section()`.
-`ConfigStore` reloads the file when it changes and keeps the last good version after a bad edit.
+The core's sections (`providers:`, `models:`, `genai_prices:`, `intercept:`, `plugins:`) are
+models in gateway/config_core.py; plugins declare theirs and their `plugins: {<name>: …}`
+settings through `gateway_plugin_config_schema` (gateway/config_schema.py). A section nobody
+declares is an error, and every error names the file and the key at fault
+(`model_config.yaml: models.openai/gpt-4o.input: must be at least 0`). `ConfigStore` reloads the
+file when it changes and keeps the last good version after a bad edit.
 
 The catalog starts from the genai-prices snapshot shipped with the package (gateway/catalog.py)
 for the providers this config knows; a `models:` entry overrides any field of a model there or
@@ -15,26 +18,38 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel
 
 from gateway import catalog
+from gateway.config_core import (
+    BUILTIN_PROVIDERS,
+    CORE_SECTIONS,
+    PRICE_KEYS,
+    PROVIDER_KINDS,
+    CoreSections,
+    ModelSpec,
+)
+from gateway.config_schema import Schemas, collect, validate
 from gateway.errors import ConfigError
 
-log = logging.getLogger("gateway.config")
+__all__ = ["BUILTIN_PROVIDERS", "PROVIDER_KINDS", "ConfigStore", "ModelConfig", "ModelEntry",
+           "ProviderConfig", "load_config", "parse_config"]
 
-PROVIDER_KINDS = ("openai", "anthropic", "ollama")
-BUILTIN_PROVIDERS = ("openai", "anthropic", "ollama")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_PRICE_KEYS = ("input", "output", "cached_input", "cache_write")
+log = logging.getLogger("gateway.config")
+S = TypeVar("S", bound=BaseModel)
+# Sections of the built-in plugins: ignored (not refused) when that plugin is not loaded, e.g.
+# GATEWAY_DISABLE_PLUGINS=metering or a test kit without entry points, with the shipped file.
+BUILTIN_PLUGIN_SECTIONS = {"roles": "routing", "agents": "routing", "metering": "metering",
+                           "dlp": "dlp"}
 
 
 @dataclass(frozen=True)
@@ -70,9 +85,21 @@ class ModelConfig:
     models: Mapping[str, ModelEntry] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
     by_bare_name: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sections: Mapping[str, BaseModel] = field(default_factory=dict)  # plugin → its sections
+    settings: Mapping[str, Any] = field(default_factory=dict)  # plugin → its `plugins:` entry
 
     def section(self, name: str) -> Any:
+        """A top-level section as written in the file (prefer `sections_of`)."""
         return self.raw.get(name)
+
+    def sections_of(self, model: type[S]) -> S:
+        """The validated sections a plugin declared with `model`. When its plugin was not part
+        of the load (a tool without plugins), `model` validates the file's sections now."""
+        for value in self.sections.values():
+            if isinstance(value, model):
+                return value
+        data = {k: self.raw[k] for k in model.model_fields if k in self.raw}
+        return validate(model, data, context=self)
 
     def provider_names(self) -> set[str]:
         return set(BUILTIN_PROVIDERS) | set(self.providers)
@@ -82,110 +109,72 @@ class ModelConfig:
         return name in self.models or (name.startswith("ollama/") and len(name) > 7)
 
 
-def _price(value: Any, where: str) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: must be a number of USD per million tokens, got {value!r}")
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation:
-        raise ConfigError(f"{where}: must be a number of USD per million tokens, got {value!r}") from None
-    if not price.is_finite() or price < 0:
-        raise ConfigError(f"{where}: must be >= 0, got {value!r}")
-    return price
-
-
-def _parse_provider(item: Any, index: int) -> ProviderConfig:
-    where = f"providers[{index}]"
-    if not isinstance(item, dict):
-        raise ConfigError(f"{where}: must be a mapping with name, kind, base_url")
-    name, kind, url = item.get("name"), item.get("kind", "openai"), item.get("base_url")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ConfigError(f"{where}.name: must be a lower-case name like 'groq', got {name!r}")
-    if kind not in PROVIDER_KINDS:
-        raise ConfigError(f"{where}.kind: must be one of {', '.join(PROVIDER_KINDS)}, got {kind!r}")
-    if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
-        raise ConfigError(f"{where}.base_url: must be an http(s) URL, got {url!r}")
-    key_env = item.get("api_key_env")
-    if key_env is not None and not (isinstance(key_env, str) and re.match(r"^[A-Z_][A-Z0-9_]*$", key_env)):
-        raise ConfigError(f"{where}.api_key_env: must be an environment variable name, got {key_env!r}")
-    unknown = set(item) - {"name", "kind", "base_url", "api_key_env"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    return ProviderConfig(name=name, kind=kind, base_url=url.rstrip("/"), api_key_env=key_env)
-
-
-def _parse_model(name: Any, spec: Any, providers: set[str], base: Mapping[str, Any] | None = None,
-                 sources: tuple[str, str] = ("", "model_config.yaml")) -> ModelEntry:
+def _model_entry(name: str, spec: ModelSpec | None, base: Mapping[str, Any] | None,
+                 sources: tuple[str, str]) -> ModelEntry:
     """One catalog entry: `spec` (from model_config.yaml) over `base` (from the snapshot, whose
     source is sources[0]; sources[1] names the config file)."""
-    where = f"models.{name}"
-    if not isinstance(name, str) or "/" not in name:
-        raise ConfigError(f"{where}: model names are 'provider/model', got {name!r}")
+    written = spec.model_dump(exclude_none=True) if spec is not None else {}
+    merged = {**(base or {}), **written}
+    prices = {k: _decimal(merged.get(k)) for k in PRICE_KEYS}
+    tiered = bool(merged.get("tiered", False)) and not any(k in written for k in PRICE_KEYS)
+    source = sources[1] if any(k in written for k in PRICE_KEYS) else sources[0]
     provider, _, rest = name.partition("/")
-    if provider not in providers:
-        raise ConfigError(f"{where}: unknown provider {provider!r} (declare it under providers:)")
-    spec = spec or {}
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: must be a mapping of prices and context_window")
-    unknown = set(spec) - {"upstream", "context_window", "max_output_tokens", *_PRICE_KEYS}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    base = dict(base or {})
-    tiered = bool(base.pop("tiered", False)) and not any(k in spec for k in _PRICE_KEYS)
-    source = sources[1] if any(spec.get(k) is not None for k in _PRICE_KEYS) else sources[0]
-    spec = {**base, **spec}
-    window = _positive(spec.get("context_window"), f"{where}.context_window")
-    max_output = _positive(spec.get("max_output_tokens"), f"{where}.max_output_tokens")
-    upstream = spec.get("upstream", rest)
-    if not isinstance(upstream, str) or not upstream:
-        raise ConfigError(f"{where}.upstream: must be the provider's model id, got {upstream!r}")
-    prices = {k: _price(spec.get(k), f"{where}.{k}") for k in _PRICE_KEYS}
     if provider == "ollama":
         prices = {k: v if v is not None else Decimal(0) for k, v in prices.items()}
         source = source if source == sources[1] else "ollama"
     if prices["input"] is None or prices["output"] is None:
         source = ""
-    return ModelEntry(name=name, provider=provider, upstream=upstream, context_window=window,
-                      max_output_tokens=max_output, price_source=source, tiered=tiered, **prices)
+    return ModelEntry(name=name, provider=provider, upstream=merged.get("upstream") or rest,
+                      context_window=merged.get("context_window"),
+                      max_output_tokens=merged.get("max_output_tokens"), price_source=source,
+                      tiered=tiered, **prices)
 
 
-def _positive(value: Any, where: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise ConfigError(f"{where}: must be a positive integer, got {value!r}")
-    return value
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 def parse_config(data: Any, snapshot: catalog.Snapshot | None = None,
-                 source: str = "model_config.yaml") -> ModelConfig:
-    """Validate a loaded model_config.yaml over `snapshot`'s models and prices (by default the
-    shipped genai-prices snapshot; `catalog.Snapshot("")` for none)."""
+                 source: str = "model_config.yaml", schemas: Schemas | None = None) -> ModelConfig:
+    """Validate a loaded model_config.yaml as a whole: the core's sections over `snapshot`'s
+    models and prices (by default the shipped genai-prices snapshot; `catalog.Snapshot("")` for
+    none), then the sections and settings the plugins of `schemas` declare (by default those of
+    this process's plugin manager). A section nobody declares is an error."""
     snapshot = catalog.load_snapshot() if snapshot is None else snapshot
-    if data is None:
-        data = {}
+    schemas = default_schemas() if schemas is None else schemas
+    data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ConfigError("model_config.yaml: the top level must be a mapping")
-    raw_providers = data.get("providers") or []
-    if not isinstance(raw_providers, list):
-        raise ConfigError("providers: must be a list")
-    providers: dict[str, ProviderConfig] = {}
-    for i, item in enumerate(raw_providers):
-        prov = _parse_provider(item, i)
-        if prov.name in providers or prov.name in BUILTIN_PROVIDERS:
-            raise ConfigError(f"providers[{i}].name: {prov.name!r} is already defined")
-        providers[prov.name] = prov
-    raw_models = data.get("models") or {}
-    if not isinstance(raw_models, dict):
-        raise ConfigError("models: must be a mapping of 'provider/model' to its prices")
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    data = {str(k): v for k, v in data.items() if v is not None}  # `agents:` alone = not set
+    _known_sections(data, schemas, source)
+    core = validate(CoreSections, {k: data[k] for k in CORE_SECTIONS if k in data}, (), source)
+    config = _core_config(core, data, snapshot, source)
+    return replace(config, sections=MappingProxyType(_sections(data, schemas, config, source)),
+                   settings=MappingProxyType(_settings(core.plugins, schemas, source)))
+
+
+def _known_sections(data: Mapping[str, Any], schemas: Schemas, source: str) -> None:
+    owners = schemas.owners()
+    for name in data:
+        if name in CORE_SECTIONS or name in owners:
+            continue
+        if name in BUILTIN_PLUGIN_SECTIONS:
+            log.info("%s: %s: the %s plugin is not loaded; section ignored", source, name,
+                     BUILTIN_PLUGIN_SECTIONS[name])
+            continue
+        known = ", ".join(sorted({*CORE_SECTIONS, *owners}))
+        raise ConfigError(f"{source}: {name}: unknown section (known: {known})")
+
+
+def _core_config(core: CoreSections, data: Mapping[str, Any], snapshot: catalog.Snapshot,
+                 source: str) -> ModelConfig:
+    providers = {p.name: ProviderConfig(p.name, p.kind, p.base_url, p.api_key_env)
+                 for p in core.providers}
     names = set(BUILTIN_PROVIDERS) | set(providers)
-    use_snapshot = data.get("genai_prices", True)
-    if not isinstance(use_snapshot, bool):
-        raise ConfigError(f"genai_prices: must be true or false, got {use_snapshot!r}")
-    base = catalog.defaults_for(names, snapshot) if use_snapshot else {}
+    base = catalog.defaults_for(names, snapshot) if core.genai_prices else {}
     sources = (snapshot.source, source)
-    models = {name: _parse_model(name, raw_models.get(name), names, base.get(name), sources)
-              for name in {**base, **raw_models}}
+    models = {name: _model_entry(name, core.models.get(name), base.get(name), sources)
+              for name in {**base, **core.models}}
     bare: dict[str, list[str]] = {}
     for entry in models.values():
         bare.setdefault(entry.name.split("/", 1)[1], []).append(entry.name)
@@ -197,9 +186,35 @@ def parse_config(data: Any, snapshot: catalog.Snapshot | None = None,
     )
 
 
-def load_config(path: Path, snapshot: catalog.Snapshot | None = None) -> ModelConfig:
+def _sections(data: Mapping[str, Any], schemas: Schemas, config: ModelConfig,
+              source: str) -> dict[str, BaseModel]:
+    """plugin name → its sections model, validated with the core's config as context."""
+    return {plugin: validate(model, {k: data[k] for k in model.model_fields if k in data}, (),
+                             source, context=config)
+            for plugin, model in schemas.sections.items()}
+
+
+def _settings(section: Mapping[str, Any], schemas: Schemas, source: str) -> dict[str, Any]:
+    values = {name: schema.parse(name, section.get(name), source)
+              for name, schema in schemas.settings.items()}
+    for name in sorted(set(section) - set(values)):
+        log.info("plugins.%s: no loaded plugin declares a schema for it; passed as is", name)
+        raw = section[name]
+        values[name] = MappingProxyType(dict(raw)) if isinstance(raw, Mapping) else raw
+    return values
+
+
+def default_schemas() -> Schemas:
+    """The schemas of this process's plugin manager (entry points and any plugins folder)."""
+    from gateway.pluginmanager import Hooks, plugin_manager
+
+    return collect(Hooks(plugin_manager()).config_schemas())
+
+
+def load_config(path: Path, snapshot: catalog.Snapshot | None = None,
+                schemas: Schemas | None = None) -> ModelConfig:
     """The config in `path` over the shipped price snapshot; the packaged default config when
-    `path` does not exist."""
+    `path` does not exist. ConfigError names the file and the key at fault."""
     if not path.exists():
         log.info("model config %s not found; using the packaged default (%s)", path,
                  catalog.DEFAULT_CONFIG.name)
@@ -207,17 +222,38 @@ def load_config(path: Path, snapshot: catalog.Snapshot | None = None) -> ModelCo
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    return parse_config(data, snapshot, source=path.name)
+        raise ConfigError(f"{path.name}: not valid YAML ({yaml_problem(exc)})") from None
+    return parse_config(data, snapshot, source=path.name, schemas=schemas)
+
+
+def config_problem(path: Path, declared: Mapping[str, object]) -> str | None:
+    """The one line that says why `path` would not load with the plugins that declared
+    `declared` (plugin name → what its schema hook returned), or None when it is valid."""
+    try:
+        load_config(path, schemas=collect(declared))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, without the line itself (it may hold a secret)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "unreadable"
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 class ConfigStore:
-    """The current config of this process; `check()` reloads it when the file changed."""
+    """The current config of this process; `check()` reloads it when the file changed. A bad
+    edit is logged (one line naming the key) and kept in `error`; the last good config stays."""
 
-    def __init__(self, path: Path, config: ModelConfig | None = None) -> None:
+    def __init__(self, path: Path, config: ModelConfig | None = None,
+                 schemas: Schemas | None = None) -> None:
         self.path = path
+        self.schemas = schemas
+        self.error: str | None = None
         self._stamp = self._file_stamp()
-        self.current = config if config is not None else load_config(path)
+        self.current = config if config is not None else load_config(path, schemas=schemas)
         self._lock = threading.Lock()
 
     def _file_stamp(self) -> tuple[int, int] | None:
@@ -235,9 +271,11 @@ class ConfigStore:
         with self._lock:
             self._stamp = stamp
             try:
-                self.current = load_config(self.path)
+                self.current = load_config(self.path, schemas=self.schemas)
             except ConfigError as exc:
+                self.error = str(exc)
                 log.error("model config reload failed, keeping the last good one: %s", exc)
                 return False
+            self.error = None
         log.info("model config reloaded from %s", self.path)
         return True

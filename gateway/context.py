@@ -62,6 +62,7 @@ class GatewayContext:
             self.revision = rev
             self.keystore.invalidate()
             changed = True
+        self.keystore.poll_features()  # toggles have their own stamp: no cache drop for them
         if changed:
             for callback in list(self._listeners):
                 try:

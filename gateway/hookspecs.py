@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         ResponseFilter,
         Route,
     )
+    from gateway.config_schema import PluginSchema
     from gateway.context import GatewayContext
     from gateway.errors import GatewayError
     from gateway.pluginmanager import AdminPages, SettingsSection
@@ -177,14 +178,18 @@ def gateway_response_headers(call: Call) -> dict[str, Any] | None:
 
 
 @hookspec
-def gateway_plugin_config_schema() -> type | dict[str, Any] | None:
-    """The schema of this plugin's section of model_config.yaml (`plugins: {<plugin name>: …}`):
-    a dataclass type, or a mapping of field name → type or `(type, default)`. Each implementation
-    describes its own plugin's section (the name it is registered under: entry-point name or file
-    stem). The section is validated at every process start (a bad value stops the start with an
-    error naming the key) and after every edit of the file (a bad edit is logged and the last good
-    values stay). Read the values with `gateway.pluginmanager.plugin_config(ctx, name)`. Raising
-    stops the start."""
+def gateway_plugin_config_schema() -> type | PluginSchema | dict[str, Any] | None:
+    """The schema of this plugin's part of model_config.yaml: a pydantic model (subclass
+    `gateway.pluginmanager.ConfigSection`) for its settings (`plugins: {<plugin name>: …}`), or a
+    `PluginSchema(settings=…, sections=…)` whose `sections` model has one field per top-level
+    section the plugin owns (its validators get the core's `ModelConfig` as `info.context`).
+    Still accepted for settings: a dataclass type, or a mapping of field name → type or
+    `(type, default)`. Each implementation describes its own plugin (the name it is registered
+    under: entry-point name or file stem). The whole file is validated at every process start (a
+    bad value stops the start with an error naming the key; a section no plugin declares is an
+    error) and after every edit (a bad edit is logged and the last good config stays). Read
+    settings with `gateway.pluginmanager.plugin_config(ctx, name)`, sections with
+    `ctx.config.sections_of(Model)`. Raising stops the start."""
 
 
 @hookspec

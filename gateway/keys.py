@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from gateway.call import Principal
 from gateway.db.models import ApiKey, App, User
 from gateway.errors import Forbidden
+from gateway.features import enabled_for
 
 KEY_MARKER = "sk-gw-"
 PREFIX_LENGTH = 14
@@ -60,13 +61,14 @@ def lookup_principal(session: Session, presented: str) -> Principal | None:
         return None
     if row.revoked_at is not None:
         return None
-    return _principal(row)
+    return _principal(row, enabled_for(session, row.user_id))
 
 
-def _principal(row: ApiKey) -> Principal:
-    """The key's owner; Forbidden (carrying that owner, so the refused call is still logged as
-    theirs) when the user is suspended or the app inactive."""
-    base: dict[str, Any] = {"key_id": row.id, "key_prefix": row.prefix, "key_name": row.name}
+def _principal(row: ApiKey, features: frozenset[str]) -> Principal:
+    """The key's owner with its feature toggles; Forbidden (carrying that owner, so the refused
+    call is still logged as theirs) when the user is suspended or the app inactive."""
+    base: dict[str, Any] = {"key_id": row.id, "key_prefix": row.prefix, "key_name": row.name,
+                            "features": features}
     if row.user is not None:
         user = row.user
         org = user.org

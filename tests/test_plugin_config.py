@@ -34,15 +34,15 @@ class Schema:
 
 @pytest.mark.parametrize("raw, error", [
     ({}, "plugins.p.greeting: required"),
-    ({"greeting": 3}, "plugins.p.greeting: must be a string, got 3"),
-    ({"greeting": "hi", "teams": "red"}, "plugins.p.teams: must be a list, got 'red'"),
-    ({"greeting": "hi", "teams": ["red", 4]}, "plugins.p.teams[1]: must be a string, got 4"),
-    ({"greeting": "hi", "loud": "yes"}, "plugins.p.loud: must be true or false, got 'yes'"),
-    ({"greeting": "hi", "ratio": True}, "plugins.p.ratio: must be a number, got True"),
+    ({"greeting": 3}, "plugins.p.greeting: must be a string"),
+    ({"greeting": "hi", "teams": "red"}, "plugins.p.teams: must be a list"),
+    ({"greeting": "hi", "teams": ["red", 4]}, "plugins.p.teams[1]: must be a string"),
+    ({"greeting": "hi", "loud": "yes"}, "plugins.p.loud: must be true or false"),
+    ({"greeting": "hi", "ratio": True}, "plugins.p.ratio: must be a number"),
     ({"greeting": "hi", "hook": {}}, "plugins.p.hook.url: required"),
-    ({"greeting": "hi", "extra": {"a": "b"}}, "plugins.p.extra.a: must be an integer, got 'b'"),
-    ({"greeting": "hi", "colour": 1}, "plugins.p: unknown key(s) colour (known: greeting,"),
-    ("hi", "plugins.p: must be a mapping, got 'hi'"),
+    ({"greeting": "hi", "extra": {"a": "b"}}, "plugins.p.extra.a: must be an integer"),
+    ({"greeting": "hi", "colour": 1}, "plugins.p: unknown key(s) colour"),
+    ("hi", "plugins.p: must be a mapping"),
 ])
 def test_errors_name_the_key_at_fault(raw, error):
     with pytest.raises(ConfigError) as err:
@@ -103,7 +103,8 @@ def test_gateway_plugin_config_schema_values_reach_calls_and_reload(gateway_fact
     rewrite(path, {"greeter": {"greeting": 42}})  # a bad edit: the last good values stay
     gw.ctx.poll_once()
     assert chat(model="openai/gpt-4o", messages=messages).headers["x-greeting"] == "bonjour red,blue"
-    assert gw.ctx.extensions["plugin_config"].error.startswith("plugins.greeter.greeting: must be")
+    assert gw.ctx.extensions["plugin_config"].error == (
+        "model_config.yaml: plugins.greeter.greeting: must be a string")
 
 
 def test_a_bad_section_stops_the_start_naming_the_key(gateway_factory, tmp_path):

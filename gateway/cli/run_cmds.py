@@ -168,6 +168,8 @@ def cmd_proxy(args: argparse.Namespace) -> int:
 
     settings = plugin_settings(args)
     pm = plugin_manager(settings.plugins_dir)  # a broken plugin file stops us before any worker
+    if _bad_config(settings):
+        return 1
     if args.workers > 1:
         return _supervise([_self_cmd("proxy", "--host", args.host, "--port", str(args.port),
                                      "--reuse-port", *_intercept_argv(args),
@@ -189,6 +191,18 @@ def cmd_proxy(args: argparse.Namespace) -> int:
                   args.host, args.port, "proxy")
 
 
+def _bad_config(settings: Settings) -> bool:
+    """An invalid model_config.yaml is one line naming the key at fault, before anything runs."""
+    from gateway.config import config_problem
+    from gateway.pluginmanager import Hooks, plugin_manager
+
+    problem = config_problem(settings.config_path,
+                             Hooks(plugin_manager(settings.plugins_dir)).config_schemas())
+    if problem:
+        print(f"llm-gateway: {problem}", file=sys.stderr)
+    return problem is not None
+
+
 def cmd_ca_path(args: argparse.Namespace) -> int:
     from gateway.intercept import ca_fingerprint, ensure_ca
 
@@ -202,6 +216,8 @@ def cmd_admin(args: argparse.Namespace) -> int:
     from admin_web import serve
 
     if _first_problem((args.host, args.port, "admin site", "--port")):
+        return 1
+    if _bad_config(plugin_settings(args)):
         return 1
     return _serve(lambda: serve(plugin_settings(args), args.host, args.port),
                   args.host, args.port, "admin site")
@@ -236,6 +252,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     from gateway.pluginmanager import plugin_manager
 
     plugin_manager(plugin_settings(args).plugins_dir)  # a broken plugin file starts nothing
+    if _bad_config(plugin_settings(args)):
+        return 1
     if use_mock:
         mock = f"http://127.0.0.1:{args.mock_port}"
         os.environ.update(OPENAI_BASE_URL=mock + "/v1", OPENAI_API_KEY="sk-mock",

@@ -5,7 +5,8 @@ entry-point group. The core's own defaults (`gateway.core_hooks`) are registered
 `trylast`, so any plugin answers before them. Then come the entry points, then the files of a
 plugins folder (`--plugins-dir`, in name order, see `_directory`), then plugins a test passes.
 
-What plugin authors import from here: `hookimpl`, `plugin_config(ctx, name)` and the admin types
+What plugin authors import from here: `hookimpl`, `plugin_config(ctx, name)`, the config schema
+types `ConfigSection` and `PluginSchema`, and the admin types
 `AdminPages`, `NavLink`, `SettingsSection`.
 """
 
@@ -34,6 +35,7 @@ from gateway.call import (
     ResponseFilter,
     Route,
 )
+from gateway.config_schema import ConfigSection, PluginSchema
 from gateway.errors import GatewayError
 from gateway.pluginmanager._config import ConfigHooks, PluginConfigs, plugin_config
 from gateway.pluginmanager._directory import (
@@ -49,9 +51,9 @@ from gateway.pluginmanager._types import (
     SettingsSection,
 )
 
-__all__ = ["AdminPages", "GatewayPluginManager", "Hooks", "NavLink", "PluginConfigs", "PluginInfo",
-           "PluginLoadError", "SettingsSection", "hookimpl", "load_file", "make_plugin_manager",
-           "plugin_config", "plugin_manager"]
+__all__ = ["AdminPages", "ConfigSection", "GatewayPluginManager", "Hooks", "NavLink",
+           "PluginConfigs", "PluginInfo", "PluginLoadError", "PluginSchema", "SettingsSection",
+           "hookimpl", "load_file", "make_plugin_manager", "plugin_config", "plugin_manager"]
 
 ENTRY_POINT_GROUP = "llm_gateway.plugins"
 hookimpl = pluggy.HookimplMarker("llm_gateway")

@@ -14,16 +14,22 @@ from collections.abc import Generator
 
 from gateway.call import Attempt, Call, Endpoint, ResponseFilter
 from gateway.host import PluginHost
-from gateway.pluginmanager import hookimpl
+from gateway.pluginmanager import PluginSchema, hookimpl
 from plugins.dlp import (
     _models,  # noqa: F401  (registers the tables on the metadata)
     _ruleset,
 )
+from plugins.dlp._config import DlpSections
 from plugins.dlp._restore import RestoreFilter
 from plugins.dlp._state import PLACEHOLDERS, DlpState
 
 NAME = "dlp"
 NO_TEXT_ANSWERS = (Endpoint.EMBEDDINGS, Endpoint.COUNT_TOKENS)  # vectors, counts: nothing to restore
+
+
+@hookimpl
+def gateway_plugin_config_schema() -> PluginSchema:
+    return PluginSchema(sections=DlpSections)  # dlp:
 
 
 @hookimpl

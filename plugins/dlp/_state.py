@@ -13,6 +13,7 @@ from gateway.call import Call
 from gateway.errors import GatewayError
 from gateway.host import PluginHost
 from gateway.stash import StashKey
+from plugins.dlp._config import DEFAULT_BUDGET_MS, DEFAULT_MAX_SCAN_CHARS, DlpSections
 from plugins.dlp._events import EventWriter
 from plugins.dlp._placeholders import Placeholders, Redactor, derive_hash_key
 from plugins.dlp._request import Slots, collect, redact_slots
@@ -20,10 +21,6 @@ from plugins.dlp._rule import ScanTimeout
 from plugins.dlp._snapshot import Scope, Snapshot, SnapshotLoader
 
 log = logging.getLogger("gateway.dlp")
-DEFAULT_BUDGET_MS = 200.0
-# Texts larger than this are refused before scanning: one regex pass over them alone would block
-# the event loop for a good part of the budget (about 5 MB/s per rule on this kind of machine).
-DEFAULT_MAX_SCAN_CHARS = 2_000_000
 PLACEHOLDERS = StashKey[Placeholders]()  # what this call's answer must have put back
 BYPASS_HEADER = "x-dlp-bypass"
 
@@ -35,23 +32,6 @@ class ScanRefused(GatewayError):
 
     status = 422
     error_type = "dlp_scan_failed"
-
-
-def _positive(section: Any, key: str, default: float, unit: str) -> float:
-    raw = section.get(key, default) if isinstance(section, dict) else default
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-        log.warning("dlp.%s must be a positive number of %s, got %r; using %s", key, unit, raw,
-                    default)
-        return default
-    return raw
-
-
-def read_limits(section: Any) -> tuple[float, int]:
-    """`dlp: {time_budget_ms: 200, max_scan_chars: 2000000}` in model_config.yaml → (seconds,
-    characters). A bad value is logged and the default used (the file stays loadable)."""
-    budget = _positive(section, "time_budget_ms", DEFAULT_BUDGET_MS, "milliseconds")
-    chars = _positive(section, "max_scan_chars", DEFAULT_MAX_SCAN_CHARS, "characters")
-    return float(budget) / 1000, int(chars)
 
 
 class DlpState:
@@ -69,7 +49,8 @@ class DlpState:
         snapshot, never half of one."""
         with self.ctx.sessions() as session:
             snapshot = self.loader.load(session)
-        self.budget, self.max_chars = read_limits(self.ctx.config.section("dlp"))
+        limits = self.ctx.config.sections_of(DlpSections).dlp  # validated with the file
+        self.budget, self.max_chars = limits.time_budget_ms / 1000, limits.max_scan_chars
         self.snapshot = snapshot
 
     # -- the request side -----------------------------------------------------------------------

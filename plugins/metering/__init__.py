@@ -11,9 +11,15 @@ from collections.abc import Awaitable
 from gateway.call import Attempt, CachedAnswer, Call, LocalRequest, LocalResponse, ResponseFilter
 from gateway.errors import AuthenticationFailed, GatewayError
 from gateway.host import PluginHost
-from gateway.pluginmanager import hookimpl
+from gateway.pluginmanager import PluginSchema, hookimpl
 from plugins.metering import _calls, _commands, _error_reports, _metrics, _models  # noqa: F401
+from plugins.metering._config import MeteringSections
 from plugins.metering._state import KEY, Metering, state_of
+
+
+@hookimpl
+def gateway_plugin_config_schema() -> PluginSchema:
+    return PluginSchema(sections=MeteringSections)  # metering:
 
 
 @hookimpl

@@ -32,7 +32,7 @@ from gateway.config import load_config
 from gateway.settings import Settings
 from plugins.metering import _admin, _export, _periods
 from plugins.metering._caps import CapRule, period_of
-from plugins.metering._config import MeteringConfig, parse_metering_config
+from plugins.metering._config import MeteringConfig, MeteringSections
 from plugins.metering._snapshot import load_snapshot
 from plugins.metering._state import utcnow
 
@@ -89,7 +89,7 @@ def _scope_args(parser: argparse.ArgumentParser, user: bool) -> None:
 
 
 def _config() -> MeteringConfig:
-    return parse_metering_config(load_config(Settings.from_env().config_path).section("metering"))
+    return load_config(Settings.from_env().config_path).sections_of(MeteringSections).metering
 
 
 def _plain(value: Any) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from gateway.errors import ConfigError
 from gateway.host import PluginHost
 from plugins.metering._cache import ResponseCache
-from plugins.metering._config import MeteringConfig, parse_metering_config
+from plugins.metering._config import MeteringConfig, MeteringSections
 from plugins.metering._lease import TICK_SECONDS, Keeper
 from plugins.metering._ledger import Hold, Settlement
 from plugins.metering._log_writer import BatchWriter
@@ -38,7 +38,7 @@ class Metering:
         self.engine = ctx.engine
         # Replaceable (tests move time across period boundaries); every "now" goes through it.
         self.clock = clock or utcnow
-        self.config: MeteringConfig = parse_metering_config(ctx.config.section("metering"))
+        self.config: MeteringConfig = ctx.config.sections_of(MeteringSections).metering
         self.snapshot: Snapshot = load_snapshot(self.engine)
         self.cache = ResponseCache(self.engine)
         spool_dir = ctx.settings.ensure_data_dir() / "spool"
@@ -82,7 +82,7 @@ class Metering:
         """In the watcher thread after an admin write or a model_config.yaml change. Each
         snapshot is replaced whole, so a call sees either the old or the new one."""
         try:
-            self.config = parse_metering_config(self.ctx.config.section("metering"))
+            self.config = self.ctx.config.sections_of(MeteringSections).metering
         except ConfigError as exc:
             log.error("metering: keeping the previous settings: %s", exc)
         self.snapshot = load_snapshot(self.engine)

@@ -18,12 +18,13 @@ import argparse
 
 from gateway.call import Attempt, Call, ModelInfo, Principal, ResponseFilter, Route
 from gateway.host import PluginHost
-from gateway.pluginmanager import hookimpl
+from gateway.pluginmanager import PluginSchema, hookimpl
 from plugins.routing import (
     _commands,
     _models,  # noqa: F401  (puts model_aliases on the shared metadata)
     _translate,
 )
+from plugins.routing._sections import RoutingSections
 from plugins.routing._state import KEY, RoutingState
 
 
@@ -38,6 +39,11 @@ def gateway_startup(ctx: PluginHost) -> None:
     state.start()
     ctx.extensions[KEY] = state
     ctx.on_change(state.reload)
+
+
+@hookimpl
+def gateway_plugin_config_schema() -> PluginSchema:
+    return PluginSchema(sections=RoutingSections)  # roles: and agents:
 
 
 @hookimpl

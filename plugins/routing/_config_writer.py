@@ -22,9 +22,9 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from gateway.config import parse_config
+from gateway.config import parse_config, yaml_problem
 from gateway.errors import ConfigError
-from plugins.routing._agents import MODES, AgentsConfig, parse_agents
+from plugins.routing._agents import MODES, AgentsConfig, agents_of
 
 SECTIONS = ("roles", "agents")
 _AGENT_ORDER = ("id", "name", "role", "overrides", "subagents")
@@ -38,14 +38,14 @@ def _yaml() -> YAML:
     return y
 
 
-def validate_text(text: str) -> AgentsConfig:
-    """What a gateway would make of this file: the core's sections, then ours."""
+def validate_text(text: str, source: str = "model_config.yaml") -> AgentsConfig:
+    """What a gateway would make of this file: the whole of it validated as a gateway loads it
+    (the same errors, word for word), then our sections."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"model_config.yaml: not valid YAML ({exc})") from None
-    config = parse_config(data)
-    return parse_agents(config.raw, config)
+        raise ConfigError(f"{source}: not valid YAML ({yaml_problem(exc)})") from None
+    return agents_of(parse_config(data, source=source))
 
 
 def edit(path: Path, change: Callable[[CommentedMap], None]) -> AgentsConfig:
@@ -60,7 +60,7 @@ def edit(path: Path, change: Callable[[CommentedMap], None]) -> AgentsConfig:
     change(doc)
     changed = [key for key in SECTIONS if _plain(doc.get(key)) != before[key]]
     text = splice(original, doc, starts, changed)
-    agents = validate_text(text)
+    agents = validate_text(text, path.name)
     if (path.read_text(encoding="utf-8") if path.exists() else "") != original:
         raise ConfigError("model_config.yaml changed while this edit was made; try again")
     _write_atomically(path, text)
@@ -247,7 +247,8 @@ def _locate(doc: CommentedMap, key: str) -> tuple[CommentedSeq, int | None]:
 def _find_agent(doc: CommentedMap, key: str, create: bool = False) -> CommentedMap:
     seq, index = _locate(doc, key)
     if index is not None:
-        return seq[index]
+        found: CommentedMap = seq[index]
+        return found
     if not create:
         raise ConfigError(f"agents: no agent {key!r}")
     item = CommentedMap()

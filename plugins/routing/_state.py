@@ -14,7 +14,7 @@ from gateway.core_hooks import resolve_name
 from gateway.errors import ConfigError, NotFound
 from gateway.host import PluginHost
 from gateway.stash import StashKey
-from plugins.routing._agents import AgentsConfig, parse_agents
+from plugins.routing._agents import AgentsConfig, agents_of
 from plugins.routing._aliases import AliasTable, load_table
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class RoutingState:
 
     def start(self) -> None:
         """First load: a bad `roles:`/`agents:` section stops the start, naming the key."""
-        self.agents = parse_agents(self.ctx.config.raw, self.ctx.config)
+        self.agents = agents_of(self.ctx.config)
         self._agents_of = self.ctx.config
         self.aliases = self._load_aliases()
 
@@ -43,7 +43,7 @@ class RoutingState:
         if config is not self._agents_of:
             self._agents_of = config
             try:
-                self.agents = parse_agents(config.raw, config)
+                self.agents = agents_of(config)
             except ConfigError as exc:
                 log.error("agent configuration not reloaded, keeping the last good one: %s", exc)
         self.aliases = self._load_aliases()

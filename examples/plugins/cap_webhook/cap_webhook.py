@@ -16,24 +16,22 @@ import logging
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from gateway.errors import PaymentRequired
-from gateway.pluginmanager import hookimpl, plugin_config
+from gateway.pluginmanager import ConfigSection, hookimpl, plugin_config
 
 NAME = "cap_webhook"
 log = logging.getLogger(NAME)
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(ConfigSection):  # a pydantic model; errors never echo values (headers hold secrets)
     url: str
     timeout: float = 5.0
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = {}
 
 
 @hookimpl
-def gateway_plugin_config_schema() -> type:
+def gateway_plugin_config_schema() -> type[ConfigSection]:
     return Config
 
 

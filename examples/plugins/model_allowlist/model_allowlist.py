@@ -14,12 +14,12 @@ model_config.yaml:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import Forbidden
 from gateway.pluginmanager import (
     AdminPages,
+    ConfigSection,
     NavLink,
     SettingsSection,
     hookimpl,
@@ -31,8 +31,7 @@ SETTING_KEY = "model_allowlist"
 _SPLIT = re.compile(r"[\s,]+")
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(ConfigSection):
     deny_unlisted: bool = False
 
 
@@ -69,7 +68,7 @@ def set_list(session, org_slug: str, models: list[str]) -> None:
 # --- proxy workers ------------------------------------------------------------------------------
 
 @hookimpl
-def gateway_plugin_config_schema() -> type:
+def gateway_plugin_config_schema() -> type[ConfigSection]:
     return Config
 
 

@@ -12,24 +12,21 @@ folder; either way it is the plugin `team_header`. Optional settings, in model_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from gateway.errors import BadRequest, Forbidden
-from gateway.pluginmanager import hookimpl, plugin_config
+from gateway.pluginmanager import ConfigSection, hookimpl, plugin_config
 from gateway.stash import StashKey
 
 NAME = "team_header"
 TEAM = StashKey[str]()  # the caller's team, from gateway_admit to gateway_response_headers
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(ConfigSection):  # a pydantic model: unknown keys and wrong types are refused
     header: str = "X-Team"
-    teams: list[str] = field(default_factory=list)
+    teams: tuple[str, ...] = ()
 
 
 @hookimpl
-def gateway_plugin_config_schema() -> type:
+def gateway_plugin_config_schema() -> type[ConfigSection]:
     return Config
 
 
