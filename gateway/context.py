@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from gateway.auth import KeyStore
 from gateway.call import Provider
 from gateway.config import ConfigStore, ModelConfig
+from gateway.config_schema import collect
 from gateway.pluginmanager import Hooks
 from gateway.providers import builtin_providers, configured_providers
 from gateway.settings import Settings
@@ -92,6 +93,8 @@ def open_context(settings: Settings, hooks: Hooks, migrate: bool = True) -> Gate
     from gateway.db.engine import make_engine, session_factory
     from gateway.db.migrate import upgrade
 
+    # The whole model_config.yaml, with every plugin's schema, before anything else starts.
+    config_store = ConfigStore(settings.config_path, schemas=collect(hooks.config_schemas()))
     settings.ensure_data_dir()
     if migrate:
         upgrade(settings.database_url)
@@ -99,7 +102,7 @@ def open_context(settings: Settings, hooks: Hooks, migrate: bool = True) -> Gate
     sessions = session_factory(engine)
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway-db")
     ctx = GatewayContext(
-        settings=settings, config_store=ConfigStore(settings.config_path), engine=engine,
+        settings=settings, config_store=config_store, engine=engine,
         sessions=sessions, hooks=hooks, keystore=KeyStore(sessions, executor), executor=executor,
     )
     ctx.refresh_providers()
