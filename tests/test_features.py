@@ -46,6 +46,8 @@ def eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
 
 def test_a_plugin_reads_its_toggle_from_the_principal(gateway_factory, monkeypatch):
     gw = gateway_factory(plugins=[BetaEcho()])
+    # The set-up's own writes (users, keys) drop the key cache once the watcher sees them: wait.
+    assert eventually(lambda: gw.ctx.revision == read_revision(gw.ctx.engine))
     loaded: list[str] = []
     real_load = gw.ctx.keystore._load
     monkeypatch.setattr(gw.ctx.keystore, "_load", lambda k: loaded.append(k) or real_load(k))
