@@ -19,7 +19,7 @@ PIP_COMPILE = $(PYPI_ONLY) $(TOOLS)/bin/pip-compile --quiet --generate-hashes --
               --allow-unsafe --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 LOCK_ARGS ?=
 
-.PHONY: run test test-fast bench venv lock lock-upgrade catalog audit clean
+.PHONY: run test test-fast lint bench venv lock lock-upgrade catalog audit clean
 
 $(STAMP): setup.cfg pyproject.toml $(TEST_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,14 @@ run: $(STAMP)
 
 ## The whole suite, SQLite and PostgreSQL: the tests start a throwaway PostgreSQL cluster when the
 ## server binaries are installed (or use GATEWAY_TEST_PG_URL), and say loudly when they cannot.
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+## The checkers (run first by `make test`): mypy, strict on gateway/ and plugins/, and ruff on
+## everything (settings in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/mypy
+	$(BIN)/ruff check .
 
 ## Quick loop while developing: SQLite only, without the slow end-to-end tests.
 test-fast: $(STAMP)

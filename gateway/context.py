@@ -8,6 +8,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.auth import KeyStore
 from gateway.call import Provider
@@ -25,13 +29,13 @@ POLL_INTERVAL = 0.5
 class GatewayContext:
     settings: Settings
     config_store: ConfigStore
-    engine: object
-    sessions: Callable
+    engine: Engine
+    sessions: sessionmaker[Session]
     hooks: Hooks
     keystore: KeyStore
     executor: ThreadPoolExecutor
     revision: int = -1
-    extensions: dict = field(default_factory=dict)  # per-plugin state, keyed by plugin name
+    extensions: dict[str, Any] = field(default_factory=dict)  # per-plugin state, keyed by plugin name
     _providers: dict[str, Provider] = field(default_factory=dict)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)

@@ -5,9 +5,13 @@ The order of a call's life: `gateway_authenticate` → `gateway_resolve_model` �
 `gateway_prepare_attempt` (→ on failure before the first byte `gateway_retry`) →
 `gateway_response_filter` → `gateway_call_complete` or `gateway_call_failed`.
 
-Hooks that receive a `call` reach the process's `GatewayContext` as `call.ctx`; the others get a
-`ctx` argument. Keep plugin state there (e.g. `ctx.extensions["routing"]`), never in module globals:
-tests run many gateways in one process.
+Hooks that receive a `call` reach the process's context (a `gateway.host.PluginHost`) as
+`call.ctx`; the others get a `ctx` argument. Keep plugin state there (e.g.
+`ctx.extensions["routing"]`), never in module globals: tests run many gateways in one process.
+A plugin's per-call state goes in `call.stash` (`gateway.stash.StashKey`); facts for other
+plugins are typed fields of `Call`/`Attempt`.
+A feature toggle (admin Gateway Settings → Features) is read from the caller:
+`"<key>" in call.principal.features` (see `gateway.features`).
 
 Where hooks run: the call hooks and `gateway_startup`/`gateway_shutdown` run in every proxy worker
 process; the admin hooks (`gateway_admin_*`) run only in the admin process, once when its app is
@@ -25,8 +29,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
 if TYPE_CHECKING:
     from gateway.call import (
         Attempt,
@@ -42,15 +44,15 @@ if TYPE_CHECKING:
         Route,
     )
     from gateway.config_schema import PluginSchema
-    from gateway.context import GatewayContext
     from gateway.errors import GatewayError
+    from gateway.host import PluginHost
     from gateway.pluginmanager import AdminPages, SettingsSection
 
-hookspec = pluggy.HookspecMarker("llm_gateway")
+from gateway.markers import hookspec
 
 
 @hookspec
-def gateway_startup(ctx: GatewayContext) -> None:
+def gateway_startup(ctx: PluginHost) -> None:
     """Once per process, after configuration and database are ready and before the first call.
 
     Start background work here (writers, pollers); keep `ctx` for later. Raising aborts the start.
@@ -58,13 +60,14 @@ def gateway_startup(ctx: GatewayContext) -> None:
 
 
 @hookspec
-def gateway_shutdown(ctx: GatewayContext) -> None:
+def gateway_shutdown(ctx: PluginHost) -> None:
     """Once per process after the listener closed and in-flight calls drained. Flush and stop.
     Exceptions are logged and the other implementations still run."""
 
 
 @hookspec
-def gateway_register_commands(subparsers: argparse._SubParsersAction) -> None:
+def gateway_register_commands(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `llm-gateway` sub-commands. Set `func=callable(args, ctx) -> int` on each parser."""
 
 
@@ -85,7 +88,7 @@ def gateway_resolve_model(call: Call) -> Route | None:
 
 
 @hookspec(firstresult=True)
-def gateway_provider(name: str, default: Provider | None, ctx: GatewayContext) -> Provider | None:
+def gateway_provider(name: str, default: Provider | None, ctx: PluginHost) -> Provider | None:
     """The endpoint and credentials to use for provider `name`; `default` is what the environment
     and model_config.yaml give (None if unknown). First answer wins; the core answers `default`.
     Called for every attempt: keep it a dictionary lookup."""
@@ -123,13 +126,13 @@ def gateway_cache_lookup(call: Call, attempt: Attempt) -> CachedAnswer | None:
     """Before the provider is contacted for `attempt`: a stored provider answer to replay instead.
     First answer wins. The replayed answer runs through the response filters exactly like a live
     one (translation, DLP restore, metering), so store answers as the provider sent them. To have
-    this call's answer stored, set `call.scratch["cache.store"] = True`. May return an awaitable
+    this call's answer stored, set `call.store_answer = True`. May return an awaitable
     (do database reads in `call.ctx.executor`)."""
 
 
 @hookspec
 def gateway_cache_store(call: Call, attempt: Attempt, answer: CachedAnswer) -> None:
-    """A 2xx answer finished and `call.scratch["cache.store"]` was set: keep `answer` (the raw
+    """A 2xx answer finished and `call.store_answer` was set: keep `answer` (the raw
     provider bytes, at most 8 MiB). Exceptions are logged."""
 
 
@@ -160,13 +163,13 @@ def gateway_call_failed(call: Call, error: GatewayError) -> None:
 
 
 @hookspec
-def gateway_list_models(principal: Principal | None, ctx: GatewayContext) -> list[ModelInfo]:
+def gateway_list_models(principal: Principal | None, ctx: PluginHost) -> list[ModelInfo] | None:
     """Entries for `/v1/models` that this principal may use. Results of all implementations are
     concatenated (duplicates by id are dropped, first wins)."""
 
 
 @hookspec(firstresult=True)
-def gateway_local_request(request: LocalRequest, ctx: GatewayContext) -> LocalResponse | None:
+def gateway_local_request(request: LocalRequest, ctx: PluginHost) -> LocalResponse | None:
     """A request to a path the proxy answers itself (not a provider call), e.g. `GET /metrics`,
     `POST /v1/error-reports`. `request.principal` is set when a valid key was presented. First
     answer wins; None → 404. Raise `GatewayError` for an error in the API's shape."""

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -37,6 +37,8 @@ from gateway.call import (
 )
 from gateway.config_schema import ConfigSection, PluginSchema
 from gateway.errors import GatewayError
+from gateway.host import PluginHost
+from gateway.markers import PROJECT, hookimpl
 from gateway.pluginmanager._config import ConfigHooks, PluginConfigs, plugin_config
 from gateway.pluginmanager._directory import (
     PluginLoadError,
@@ -56,7 +58,6 @@ __all__ = ["AdminPages", "ConfigSection", "GatewayPluginManager", "Hooks", "NavL
            "hookimpl", "load_file", "make_plugin_manager", "plugin_config", "plugin_manager"]
 
 ENTRY_POINT_GROUP = "llm_gateway.plugins"
-hookimpl = pluggy.HookimplMarker("llm_gateway")
 log = logging.getLogger("gateway.plugins")
 
 _default_pm: GatewayPluginManager | None = None
@@ -66,7 +67,7 @@ class GatewayPluginManager(pluggy.PluginManager):
     """A pluggy manager that remembers which plugins came from a plugins folder."""
 
     def __init__(self) -> None:
-        super().__init__("llm_gateway")
+        super().__init__(PROJECT)
         self.plugin_files: dict[str, Path] = {}
         self.plugins_dirs: list[Path] = []
 
@@ -135,10 +136,10 @@ class Hooks:
     def names(self) -> list[str]:
         return [name for name, _ in self.pm.list_name_plugin()]
 
-    def startup(self, ctx: Any) -> None:
+    def startup(self, ctx: PluginHost) -> None:
         self._hook.gateway_startup(ctx=ctx)
 
-    def shutdown(self, ctx: Any) -> None:
+    def shutdown(self, ctx: PluginHost) -> None:
         for impl in reversed(self._hook.gateway_shutdown.get_hookimpls()):
             try:
                 impl.function(ctx=ctx)
@@ -146,13 +147,17 @@ class Hooks:
                 log.exception("gateway_shutdown failed in plugin %s", impl.plugin_name)
 
     async def authenticate(self, call: Call, credential: str) -> Principal | None:
-        return await await_me_maybe(self._hook.gateway_authenticate(call=call, credential=credential))
+        principal: Principal | None = await await_me_maybe(
+            self._hook.gateway_authenticate(call=call, credential=credential))
+        return principal
 
     def resolve_model(self, call: Call) -> Route | None:
-        return self._hook.gateway_resolve_model(call=call)
+        route: Route | None = self._hook.gateway_resolve_model(call=call)
+        return route
 
-    def provider(self, name: str, default: Provider | None, ctx: Any) -> Provider | None:
-        return self._hook.gateway_provider(name=name, default=default, ctx=ctx)
+    def provider(self, name: str, default: Provider | None, ctx: PluginHost) -> Provider | None:
+        provider: Provider | None = self._hook.gateway_provider(name=name, default=default, ctx=ctx)
+        return provider
 
     def plan_candidates(self, call: Call, primary: Route) -> list[Route]:
         return self._hook.gateway_plan_candidates(call=call, primary=primary) or [primary]
@@ -168,7 +173,9 @@ class Hooks:
         self._hook.gateway_prepare_attempt(call=call, attempt=attempt)
 
     async def cache_lookup(self, call: Call, attempt: Attempt) -> CachedAnswer | None:
-        return await await_me_maybe(self._hook.gateway_cache_lookup(call=call, attempt=attempt))
+        answer: CachedAnswer | None = await await_me_maybe(
+            self._hook.gateway_cache_lookup(call=call, attempt=attempt))
+        return answer
 
     def cache_store(self, call: Call, attempt: Attempt, answer: CachedAnswer) -> None:
         self._each("gateway_cache_store", call=call, attempt=attempt, answer=answer)
@@ -179,8 +186,9 @@ class Hooks:
     def response_filters(self, call: Call, attempt: Attempt) -> list[ResponseFilter]:
         return [f for f in self._hook.gateway_response_filter(call=call, attempt=attempt) if f]
 
-    def local_request(self, request: LocalRequest, ctx: Any) -> LocalResponse | None:
-        return self._hook.gateway_local_request(request=request, ctx=ctx)
+    def local_request(self, request: LocalRequest, ctx: PluginHost) -> LocalResponse | None:
+        response: LocalResponse | None = self._hook.gateway_local_request(request=request, ctx=ctx)
+        return response
 
     def response_headers(self, call: Call) -> dict[str, str]:
         merged: dict[str, str] = {}
@@ -195,7 +203,7 @@ class Hooks:
     def call_failed(self, call: Call, error: GatewayError) -> None:
         self._each("gateway_call_failed", call=call, error=error)
 
-    def list_models(self, principal: Principal | None, ctx: Any) -> list[ModelInfo]:
+    def list_models(self, principal: Principal | None, ctx: PluginHost) -> list[ModelInfo]:
         seen: dict[str, ModelInfo] = {}
         for batch in self._hook.gateway_list_models(principal=principal, ctx=ctx):
             for info in batch or ():
@@ -208,15 +216,19 @@ class Hooks:
                 for impl in self._hook.gateway_plugin_config_schema.get_hookimpls()}
 
     def admin_pages(self) -> list[tuple[str, AdminPages]]:
-        return [(impl.plugin_name, pages)
-                for impl in reversed(self._hook.gateway_admin_pages.get_hookimpls())
-                if (pages := impl.function()) is not None]
+        found: list[tuple[str, AdminPages]] = [
+            (impl.plugin_name, pages)
+            for impl in reversed(self._hook.gateway_admin_pages.get_hookimpls())
+            if (pages := cast("AdminPages | None", impl.function())) is not None]
+        return found
 
     def admin_settings_section(self, name: str, config: Any) -> SettingsSection | None:
         """Plugin `name`'s Settings section, given its own configuration."""
         for impl in self._hook.gateway_admin_settings_section.get_hookimpls():
             if impl.plugin_name == name:
-                return impl.function(**({"config": config} if impl.argnames else {}))
+                section = cast("SettingsSection | None", impl.function(
+                    **({"config": config} if impl.argnames else {})))
+                return section
         return None
 
     def admin_section_owners(self) -> list[str]:

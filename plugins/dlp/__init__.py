@@ -23,6 +23,10 @@ from plugins.dlp._config import DlpSections
 from plugins.dlp._restore import RestoreFilter
 from plugins.dlp._state import PLACEHOLDERS, DlpState
 
+# The plugin's whole surface: its hook implementations (helpers live in private modules).
+__all__ = ["gateway_plugin_config_schema", "gateway_startup", "gateway_shutdown",
+           "gateway_register_commands", "gateway_transform_request", "gateway_response_filter"]
+
 NAME = "dlp"
 NO_TEXT_ANSWERS = (Endpoint.EMBEDDINGS, Endpoint.COUNT_TOKENS)  # vectors, counts: nothing to restore
 

@@ -25,6 +25,11 @@ from plugins.fallback import (
 )
 from plugins.fallback._state import KEY, FallbackState
 
+# The plugin's whole surface: its hook implementations (helpers live in private modules).
+__all__ = ["gateway_startup", "gateway_register_commands", "gateway_provider",
+           "gateway_resolve_model", "gateway_plan_candidates", "gateway_admit",
+           "gateway_prepare_attempt", "gateway_retry", "gateway_response_headers",
+           "gateway_call_complete", "gateway_call_failed"]
 
 def _state(ctx: PluginHost | None) -> FallbackState | None:
     state: FallbackState | None = ctx.extensions.get(KEY) if ctx is not None else None

@@ -16,6 +16,12 @@ from plugins.metering import _calls, _commands, _error_reports, _metrics, _model
 from plugins.metering._config import MeteringSections
 from plugins.metering._state import KEY, Metering, state_of
 
+# The plugin's whole surface: its hook implementations (helpers live in private modules).
+__all__ = ["gateway_plugin_config_schema", "gateway_startup", "gateway_shutdown",
+           "gateway_register_commands", "gateway_admit", "gateway_transform_request",
+           "gateway_prepare_attempt", "gateway_cache_lookup", "gateway_cache_store",
+           "gateway_response_filter", "gateway_call_complete", "gateway_call_failed",
+           "gateway_local_request"]
 
 @hookimpl
 def gateway_plugin_config_schema() -> PluginSchema:

@@ -27,6 +27,10 @@ from plugins.routing import (
 from plugins.routing._sections import RoutingSections
 from plugins.routing._state import KEY, RoutingState
 
+# The plugin's whole surface: its hook implementations (helpers live in private modules).
+__all__ = ["gateway_startup", "gateway_plugin_config_schema", "gateway_register_commands",
+           "gateway_resolve_model", "gateway_prepare_attempt", "gateway_response_filter",
+           "gateway_list_models"]
 
 def _state(ctx: PluginHost | None) -> RoutingState | None:
     state: RoutingState | None = ctx.extensions.get(KEY) if ctx is not None else None
