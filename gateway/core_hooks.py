@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.call import Call, Endpoint, ModelInfo, Principal, Provider, Route
 from gateway.errors import BadRequest, NotFound
+from gateway.host import PluginHost
 from gateway.markers import hookimpl
 
 if TYPE_CHECKING:
-    from gateway.context import GatewayContext
+    from gateway.auth import KeyStore
+
+
+class CoreHost(PluginHost, Protocol):
+    """What the core's own hooks use: a plugin's view plus the key store (no import of
+    `gateway.context`, which imports the plugin manager that registers these hooks)."""
+
+    @property
+    def keystore(self) -> KeyStore: ...
 
 
 # A bare name the catalog does not list goes to the provider of the API the client speaks.
@@ -21,10 +30,10 @@ _NATIVE_PROVIDER = {Endpoint.MESSAGES: "anthropic", Endpoint.COUNT_TOKENS: "anth
 
 class CoreHooks:
     def __init__(self) -> None:
-        self.ctx: GatewayContext | None = None
+        self.ctx: CoreHost | None = None
 
     @hookimpl(trylast=True)
-    def gateway_startup(self, ctx: GatewayContext) -> None:
+    def gateway_startup(self, ctx: CoreHost) -> None:
         self.ctx = ctx
 
     @hookimpl(trylast=True)
@@ -48,7 +57,7 @@ class CoreHooks:
                 for name, entry in sorted(self.ctx.config.models.items())]
 
 
-def resolve_name(ctx: GatewayContext, name: str, endpoint: Endpoint) -> Route:
+def resolve_name(ctx: PluginHost, name: str, endpoint: Endpoint) -> Route:
     """`provider/model` (listed or not) or a bare catalog name → Route."""
     config = ctx.config
     entry = config.models.get(name)

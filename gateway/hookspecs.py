@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from gateway.config_schema import PluginSchema
     from gateway.errors import GatewayError
     from gateway.host import PluginHost
-    from gateway.pluginmanager import AdminPages, SettingsSection
+    from gateway.pluginmanager._types import AdminPages, SettingsSection
 
 from gateway.markers import hookspec
 

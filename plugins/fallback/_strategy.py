@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, cast
 
 from gateway.call import Call, Endpoint, Route
 from gateway.config import ModelEntry
@@ -19,9 +18,6 @@ from gateway.core_hooks import resolve_name
 from gateway.errors import GatewayError
 from gateway.host import PluginHost
 from plugins.fallback._stats import Stats
-
-if TYPE_CHECKING:
-    from gateway.context import GatewayContext
 
 log = logging.getLogger("plugins.fallback")
 
@@ -87,7 +83,7 @@ def _resolve(ctx: PluginHost, call: Call, name: str, credential_providers: set[s
             route = Route(model=name, provider=provider, upstream_model=rest, reason="fallback")
         else:
             # until gateway/core_hooks.resolve_name takes a PluginHost (it reads only `config`)
-            found = resolve_name(cast("GatewayContext", ctx), name, call.endpoint)
+            found = resolve_name(ctx, name, call.endpoint)
             route = Route(found.model, found.provider, found.upstream_model, reason="fallback")
     except GatewayError as exc:
         log.warning("fallback model %r skipped: %s", name, exc.message)

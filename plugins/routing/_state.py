@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
 
 from gateway.call import Call, Endpoint, ModelInfo, Principal, Route
 from gateway.config import ModelConfig
@@ -16,9 +15,6 @@ from gateway.host import PluginHost
 from gateway.stash import StashKey
 from plugins.routing._agents import AgentsConfig, agents_of
 from plugins.routing._aliases import AliasTable, load_table
-
-if TYPE_CHECKING:
-    from gateway.context import GatewayContext
 
 log = logging.getLogger("gateway.routing")
 KEY = "routing"
@@ -82,7 +78,7 @@ class RoutingState:
 
     def _resolve_name(self, name: str, endpoint: Endpoint) -> Route:
         # until gateway/core_hooks.resolve_name takes a PluginHost (it reads only `config`)
-        return resolve_name(cast("GatewayContext", self.ctx), name, endpoint)
+        return resolve_name(self.ctx, name, endpoint)
 
     def list_models(self, principal: Principal | None) -> list[ModelInfo]:
         org_id = principal.org_id if principal else None
