@@ -20,8 +20,8 @@ from gateway.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
-PLUGIN_MODELS = ("plugins.routing._models", "plugins.fallback._models", "plugins.dlp._models",
-                 "plugins.metering._models")
+# Importing a built-in plugin's package registers its tables on the shared metadata.
+PLUGIN_MODELS = ("plugins.routing", "plugins.fallback", "plugins.dlp", "plugins.metering")
 
 if getattr(config.cmd_opts, "autogenerate", False) or config.attributes.get("load_all_models"):
     for module in PLUGIN_MODELS:
