@@ -27,6 +27,7 @@ docstring says so; the façade in `gateway.pluginmanager` awaits it.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def gateway_register_commands(
 
 
 @hookspec(firstresult=True)
-def gateway_authenticate(call: Call, credential: str) -> Principal | None:
+def gateway_authenticate(call: Call, credential: str) -> Principal | Awaitable[Principal | None] | None:
     """Turn the presented key into a `Principal`. First non-None answer wins.
 
     The core's key store implements this `trylast`. Return None to let the next implementation try;
@@ -101,7 +102,7 @@ def gateway_plan_candidates(call: Call, primary: Route) -> list[Route] | None:
 
 
 @hookspec
-def gateway_admit(call: Call) -> None:
+def gateway_admit(call: Call) -> Awaitable[None] | None:
     """Last check before any provider is contacted (caps, reservations, allowed models). Every
     implementation runs; raise a `GatewayError` (e.g. `PaymentRequired`) to refuse. Whatever is
     reserved here must be released in `gateway_call_complete`/`gateway_call_failed`. May return an
@@ -122,7 +123,8 @@ def gateway_prepare_attempt(call: Call, attempt: Attempt) -> None:
 
 
 @hookspec(firstresult=True)
-def gateway_cache_lookup(call: Call, attempt: Attempt) -> CachedAnswer | None:
+def gateway_cache_lookup(
+        call: Call, attempt: Attempt) -> CachedAnswer | Awaitable[CachedAnswer | None] | None:
     """Before the provider is contacted for `attempt`: a stored provider answer to replay instead.
     First answer wins. The replayed answer runs through the response filters exactly like a live
     one (translation, DLP restore, metering), so store answers as the provider sent them. To have
