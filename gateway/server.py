@@ -116,6 +116,7 @@ class ProxyServer:
         logging.getLogger("mitmproxy").setLevel(logging.WARNING)
         opts = options.Options()
         self.master = master = Master(opts, event_loop=asyncio.get_running_loop())
+        _drop_legacy_log_events(master)
         addon = GatewayAddon(Pipeline(self.ctx))
         addon.websockets = self.websockets
         guard = self.inflight = ConnectionGuard(limits_from(self.ctx.settings))

@@ -98,6 +98,7 @@ class UsageReader(ResponseFilter):
         self.anthropic = call.api_format is ApiFormat.ANTHROPIC
         self.ollama = call.api_format is ApiFormat.OLLAMA
         self.strip_usage_chunk = strip_usage_chunk
+        self.modifies = strip_usage_chunk  # else it only reads: the answer is not serialised again
         self.raw: Usage | None = None
         self.final = False  # the provider's closing usage arrived
         self.chars = 0
