@@ -56,13 +56,11 @@ def resolve_scope(session: Session, org: str | None = None, app: str | None = No
 
 def set_enabled(session: Session, enabled: bool, *, org: str | None = None,
                 app: str | None = None) -> Organization | App:
-    kind, _, row = resolve_scope(session, org, app)
-    if row is None:
+    if org and app:
+        raise ValueError("name either an organization (--org) or an app (--app), not both")
+    if not org and not app:
         raise ValueError("name the organization (--org SLUG) or the app (--app SLUG)")
-    row.dlp_enabled = bool(enabled)
-    session.flush()
-    bump_revision(session)
-    return row
+    return admin_ops.set_dlp(session, enabled, org_slug=org, app_slug=app)
 
 
 def set_rules(session: Session, *, org: str | None = None, app: str | None = None,
