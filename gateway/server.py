@@ -22,7 +22,7 @@ from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 from mitmproxy.proxy import mode_servers
 
-from gateway import http_stream
+from gateway import addon_dispatch, http_stream
 from gateway.addon import GatewayAddon
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
@@ -116,6 +116,7 @@ class ProxyServer:
         logging.getLogger("mitmproxy").setLevel(logging.WARNING)
         opts = options.Options()
         self.master = master = Master(opts, event_loop=asyncio.get_running_loop())
+        addon_dispatch.install(master)
         _drop_legacy_log_events(master)
         addon = GatewayAddon(Pipeline(self.ctx))
         addon.websockets = self.websockets
