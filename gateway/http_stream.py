@@ -83,6 +83,8 @@ class GatewayHttpStream(DeadlinesMixin):
                 yield from self._gw_filter(super()._handle_event(event))
         except Exception:
             yield from self._gw_fail_closed()
+        if self._gw_armed and self.server_state in (self.state_done, self.state_errored):
+            self._gw_release_wakeups()
 
     def _gw_fail_closed(self) -> CommandGenerator[None]:
         call, _ = self._gw()
