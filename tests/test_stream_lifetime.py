@@ -24,4 +24,6 @@ def test_finished_calls_are_freed_at_once(gateway):
     for _ in range(10):
         client.chat.completions.create(model="openai/gpt-4o", messages=MSG)
     assert list(client.chat.completions.create(model="openai/gpt-4o", messages=MSG, stream=True))
-    assert live_streams() <= before
+    # The last call's layer may still be finishing when its client has the answer; without the
+    # fix all twelve stay alive (their wakeups fire up to a second later).
+    assert live_streams() <= before + 1
