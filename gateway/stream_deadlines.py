@@ -92,10 +92,10 @@ class DeadlinesMixin(HttpStream):
         """The stream is done: its pending deadline wakeups no longer point at it (see _Spent)."""
         armed, self._gw_armed, self._gw_waiting = self._gw_armed, (), None
         layers = self.context.layers
-        parent = layers[layers.index(self) - 1]
-        sources = getattr(parent, "command_sources", None)
+        position = layers.index(self) if self in layers else 0
+        sources = getattr(layers[position - 1], "command_sources", None) if position else None
         if sources is None:
-            return
+            return  # not under an HTTP layer: nothing holds the wakeups but their own tasks
         for wakeup in armed:
             if sources.get(wakeup) is self:
                 sources[wakeup] = _SPENT
