@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from gateway.db.engine import put_setting
 from gateway.db.models import Setting
 
 FEATURES = "features"
@@ -110,10 +111,6 @@ def load_state(session: Session) -> FeatureState:
 def put(session: Session, key: str, value: Any) -> None:
     """Write one toggle row and a new stamp (the caller commits); proxies pick it up within
     about a second without dropping their key caches."""
-    for name, data in ((key, value), (STAMP, secrets.token_hex(8))):
-        row = session.get(Setting, name)
-        if row is None:
-            session.add(Setting(key=name, value=data))
-        else:
-            row.value = data
+    put_setting(session, key, value)
+    put_setting(session, STAMP, secrets.token_hex(8))
     session.flush()

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import URL, CursorResult, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.db.models import Revision
+from gateway.db.models import Revision, Setting
 
 _SQLITE_PRAGMAS = (
     # busy_timeout first: switching to WAL needs a lock another process may hold.
@@ -97,6 +97,17 @@ def bump_revision(session: Session) -> None:
     if result.rowcount == 0:  # a database built without the migration's seed row
         session.add(Revision(id=1, value=1))
         session.flush()
+
+
+def put_setting(session: Session, key: str, value: Any) -> Setting:
+    """Insert or update one row of the core `settings` table (the caller flushes and commits)."""
+    row = session.get(Setting, key)
+    if row is None:
+        row = Setting(key=key, value=value)
+        session.add(row)
+    else:
+        row.value = value
+    return row
 
 
 def read_revision(engine: Engine) -> int:

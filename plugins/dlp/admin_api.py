@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from gateway import admin_ops
-from gateway.db.engine import bump_revision
+from gateway.db.engine import bump_revision, put_setting
 from gateway.db.models import App, Organization, Setting
 from plugins.dlp._allowlist import MAX_ENTRIES, compile_pattern, normalize, setting_key
 from plugins.dlp._models import DlpBypassGrant, DlpEvent, DlpRuleSetting
@@ -132,11 +132,7 @@ def set_allowlist(session: Session, *, org: str | None = None, app: str | None =
         doc[key] = sorted((set(doc[key]) | set(add)) - remove)
     if len(doc["values"]) + len(doc["patterns"]) > MAX_ENTRIES:
         raise ValueError(f"an allow-list holds at most {MAX_ENTRIES} entries")
-    row = session.get(Setting, setting_key(kind, scope_id))
-    if row is None:
-        session.add(Setting(key=setting_key(kind, scope_id), value=doc))
-    else:
-        row.value = doc
+    put_setting(session, setting_key(kind, scope_id), doc)
     session.flush()
     bump_revision(session)
     return doc

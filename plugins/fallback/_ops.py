@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.admin_ops import get_org
 from gateway.config import ModelConfig
-from gateway.db.engine import bump_revision
+from gateway.db.engine import bump_revision, put_setting
 from gateway.db.models import Organization, Setting
 from plugins.fallback._models import FallbackChain, ProviderCredential
 from plugins.fallback._strategy import DEFAULT_STRATEGY, STRATEGIES
@@ -50,13 +50,7 @@ SETTINGS = {ROUTING_STRATEGY: (_strategy, DEFAULT_STRATEGY), ALLOW_PRIVATE: (_fl
 def set_setting(session: Session, key: str, value: Any) -> Setting:
     if key not in SETTINGS:
         raise ValueError(f"unknown setting {key!r}: expected one of {', '.join(SETTINGS)}")
-    parsed = SETTINGS[key][0](value)
-    row = session.get(Setting, key)
-    if row is None:
-        row = Setting(key=key, value=parsed)
-        session.add(row)
-    else:
-        row.value = parsed
+    row = put_setting(session, key, SETTINGS[key][0](value))
     session.flush()
     bump_revision(session)
     return row
