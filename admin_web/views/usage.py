@@ -5,6 +5,7 @@ the same figures for apps, whose calls carry no user."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import select
@@ -43,11 +44,15 @@ def index() -> str:
     known = {u.id for u in users}
     extra = list(session.scalars(select(User).where(User.id.in_(set(spent) - known)))) \
         if set(spent) - known else []
-    rows = [(u, spent.get(u.id)) for u in users + extra]
-    rows.sort(key=lambda pair: (-(pair[1]["cost_usd"] if pair[1] else 0),
-                                -(pair[1]["requests"] if pair[1] else 0), pair[0].name))
+    rows = _by_spend([(u, spent.get(u.id)) for u in users + extra])
     return render_template("usage.html", available=True, period=period, rows=rows,
                            extra={}, truncated=len(users) >= MAX_USERS)
+
+
+def _by_spend(rows: list[tuple[Any, dict[str, Any] | None]]) -> list[tuple[Any, dict[str, Any] | None]]:
+    """Most cost first, then most requests, then by name; rows without usage last."""
+    return sorted(rows, key=lambda pair: (-(pair[1]["cost_usd"] if pair[1] else 0),
+                                          -(pair[1]["requests"] if pair[1] else 0), pair[0].name))
 
 
 def _focus_user(text: str) -> User | None:
@@ -80,9 +85,7 @@ def apps() -> str:
     query = select(App).order_by(App.name)
     if org_scope() is not None:
         query = query.where(App.org_id == org_scope())
-    rows = [(app, spent.get(app.id)) for app in session.scalars(query)]
-    rows.sort(key=lambda pair: (-(pair[1]["cost_usd"] if pair[1] else 0),
-                                -(pair[1]["requests"] if pair[1] else 0), pair[0].name))
+    rows = _by_spend([(app, spent.get(app.id)) for app in session.scalars(query)])
     return render_template("app_usage.html", available=True, period=period, rows=rows, extra={})
 
 
