@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.test_spend_durability import _free_port, _proxy, _seed, _wait_up
+from tests.test_spend_durability import serving_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +21,7 @@ def rss_mb(pid: int) -> int:
 
 
 def test_memory_comes_back_after_a_burst_of_large_bodies(tmp_path, mock_provider):
-    db_url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    key = _seed(db_url)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = _proxy(tmp_path, db_url, mock_provider.url, port)
-    try:
-        _wait_up(url, proc)
+    with serving_proxy(tmp_path, mock_provider.url) as (url, key, proc):
         headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
         small = json.dumps({"model": "openai/gpt-4o", "max_tokens": 5,
                             "messages": [{"role": "user", "content": "warm up"}]})
@@ -47,6 +41,3 @@ def test_memory_comes_back_after_a_burst_of_large_bodies(tmp_path, mock_provider
         after = rss_mb(proc.pid)
         assert peak - before > 100, (before, peak)  # the bodies really were held
         assert after - before < 100, f"RSS {before} MB before, {peak} at peak, {after} after"
-    finally:
-        proc.terminate()
-        proc.wait(30)

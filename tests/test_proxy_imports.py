@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.test_memory import rss_mb
-from tests.test_spend_durability import _free_port, _proxy, _seed, _wait_up
+from tests.test_spend_durability import _free_port, serving_proxy
 
 NOT_IN_A_WORKER = ("admin_web", "flask", "flask_login", "jinja2", "pandas", "numpy",
                    "gateway.mock_provider", "ldap3", "passlib", "pyperclip")
@@ -48,13 +48,7 @@ def test_a_proxy_worker_does_not_import_the_admin_side(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_serving_proxy_maps_no_pandas_or_numpy_and_stays_small(tmp_path, mock_provider):
-    db_url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    key = _seed(db_url)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = _proxy(tmp_path, db_url, mock_provider.url, port)
-    try:
-        _wait_up(url, proc)
+    with serving_proxy(tmp_path, mock_provider.url) as (url, key, proc):
         body = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
         answer = httpx.post(url + "/v1/chat/completions", json=body, timeout=30,
                             headers={"Authorization": f"Bearer {key}"})
@@ -62,6 +56,3 @@ def test_a_serving_proxy_maps_no_pandas_or_numpy_and_stays_small(tmp_path, mock_
         maps = Path(f"/proc/{proc.pid}/maps").read_text()
         assert "/pandas/" not in maps and "/numpy/" not in maps
         assert rss_mb(proc.pid) < 150
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

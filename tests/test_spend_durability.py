@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -121,6 +123,21 @@ def _wait_up(url: str, proc: subprocess.Popen) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise AssertionError("the proxy did not come up")
+
+
+@contextmanager
+def serving_proxy(tmp_path: Path, mock_url: str) -> Iterator[tuple[str, str, subprocess.Popen]]:
+    """A seeded database and a `llm-gateway proxy` process on it: (url, a user's key, process)."""
+    db_url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    key = _seed(db_url)
+    url = f"http://127.0.0.1:{_free_port()}"
+    proc = _proxy(tmp_path, db_url, mock_url, int(url.rsplit(":", 1)[1]))
+    try:
+        _wait_up(url, proc)
+        yield url, key, proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def _free_port() -> int:
