@@ -6,12 +6,13 @@ exception and forward the request unchanged, which for a DLP proxy would leak th
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import inspect
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
@@ -34,24 +35,28 @@ CACHE_LIMIT = 8 * 1024 * 1024
 JSON = "application/json"
 
 
-_Handler = Callable[["GatewayAddon", http.HTTPFlow], Awaitable[None] | None]
+_Handler = TypeVar("_Handler", bound=Callable[["GatewayAddon", http.HTTPFlow], Awaitable[None] | None])
 
 
-def _fail_closed(method: _Handler) -> Callable[[GatewayAddon, http.HTTPFlow], Awaitable[None]]:
+def _fail_closed(method: _Handler) -> _Handler:
+    """Answer the flow with an internal error when `method` raises. A plain method stays plain,
+    so mitmproxy runs its hook without a task of its own (`gateway.connection_handler`)."""
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def run_async(self: GatewayAddon, flow: http.HTTPFlow) -> None:
+            try:
+                await method(self, flow)
+            except Exception:
+                self.failed(method.__name__, flow)
+        return cast(_Handler, run_async)
+
     @functools.wraps(method)
-    async def wrapper(self: GatewayAddon, flow: http.HTTPFlow) -> None:
+    def run(self: GatewayAddon, flow: http.HTTPFlow) -> None:
         try:
-            result = method(self, flow)
-            if asyncio.iscoroutine(result):
-                await result
+            method(self, flow)
         except Exception:
-            call = flow.metadata.get(CALL) if hasattr(flow, "metadata") else None
-            rid = call.request_id if call else "-"
-            log.exception("gateway failure in %s request_id=%s", method.__name__, rid,
-                          extra={"request_id": rid})
-            if isinstance(flow, http.HTTPFlow):
-                self.refuse(flow, InternalError(f"internal gateway error (request id {rid})"))
-    return wrapper
+            self.failed(method.__name__, flow)
+    return cast(_Handler, run)
 
 
 class GatewayAddon:
@@ -61,6 +66,14 @@ class GatewayAddon:
         self.local = LocalRoutes(pipeline)
         self.websockets: ws_bridge.WebSocketBridge | None = None  # set by the proxy server
         self.upstream = UpstreamConnections(pipeline.ctx.settings)  # added as its own addon
+
+    def failed(self, where: str, flow: http.HTTPFlow) -> None:
+        """A handler raised (the exception is being handled): log it, refuse the call."""
+        call = flow.metadata.get(CALL) if hasattr(flow, "metadata") else None
+        rid = call.request_id if call else "-"
+        log.exception("gateway failure in %s request_id=%s", where, rid, extra={"request_id": rid})
+        if isinstance(flow, http.HTTPFlow):
+            self.refuse(flow, InternalError(f"internal gateway error (request id {rid})"))
 
     # -- request side -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mitmproxy import exceptions, hooks
@@ -29,17 +29,18 @@ class DispatchingAddonManager(AddonManager):
     def __init__(self, master: Any) -> None:
         super().__init__(master)  # type: ignore[no-untyped-call]  # mitmproxy: unannotated
         self._handlers: dict[str, list[Handler]] = {}
+        self._inline: dict[str, bool] = {}
 
     def add(self, *addons: Any) -> None:
-        self._handlers.clear()
+        self._forget()
         super().add(*addons)  # type: ignore[no-untyped-call]  # mitmproxy: unannotated
 
     def remove(self, addon: Any) -> None:
-        self._handlers.clear()
+        self._forget()
         super().remove(addon)  # type: ignore[no-untyped-call]  # mitmproxy: unannotated
 
     def clear(self) -> None:
-        self._handlers.clear()
+        self._forget()
         super().clear()  # type: ignore[no-untyped-call]  # mitmproxy: unannotated
 
     def handlers(self, event: hooks.Hook) -> list[Handler]:
@@ -49,11 +50,48 @@ class DispatchingAddonManager(AddonManager):
             self._handlers[event.name] = found
         return found
 
-    async def trigger_event(self, event: hooks.Hook) -> None:
+    def runs_inline(self, event: hooks.Hook) -> bool:
+        """Whether every handler of `event` (and of the `update` event that follows a flow hook)
+        is a plain function, so the event can be handled without a task of its own."""
+        found = self._inline.get(event.name)
+        if found is None:
+            pairs = self.handlers(event) + self.handlers(hooks.UpdateHook([]))
+            found = not any(inspect.iscoroutinefunction(func) for _, func in pairs)
+            self._inline[event.name] = found
+        return found
+
+    def trigger_now(self, event: hooks.Hook, args: list[Any]) -> Awaitable[None] | None:
+        """Run `event`'s handlers (with `event.args()`) here and now; should one return an
+        awaitable, what remains (that awaitable, then the later handlers) is returned for the
+        caller to await."""
         handlers = self.handlers(event)
         if not handlers:
-            return
+            return None
+        for position, (addon, func) in enumerate(handlers):
+            try:
+                result = func(*args)
+            except exceptions.AddonHalt:
+                return None
+            except exceptions.OptionsError:
+                raise
+            except Exception as exc:
+                _report(exc, event, addon)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                return self._resume(event, (addon, result), handlers[position + 1:])
+        return None
+
+    async def trigger_event(self, event: hooks.Hook) -> None:
+        handlers = self.handlers(event)
+        if handlers:
+            await self._resume(event, None, handlers)
+
+    async def _resume(self, event: hooks.Hook, pending: tuple[Any, Awaitable[Any]] | None,
+                      handlers: list[Handler]) -> None:
+        """Await `pending` (an addon and the awaitable its handler returned), then run `handlers`."""
         args = event.args()
+        if pending is not None:
+            handlers = [(pending[0], lambda *_: pending[1]), *handlers]
         for addon, func in handlers:
             try:
                 result = func(*args)
@@ -64,7 +102,15 @@ class DispatchingAddonManager(AddonManager):
             except exceptions.OptionsError:
                 raise
             except Exception as exc:  # safecall's policy: log it, the next addon still runs
-                log.error("Addon error: %s (in %s of %r)", exc, event.name, addon, exc_info=True)
+                _report(exc, event, addon)
+
+    def _forget(self) -> None:
+        self._handlers.clear()
+        self._inline.clear()
+
+
+def _report(exc: Exception, event: hooks.Hook, addon: Any) -> None:
+    log.error("Addon error: %s (in %s of %r)", exc, event.name, addon, exc_info=exc)
 
 
 def install(master: Any) -> None:

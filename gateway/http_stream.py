@@ -19,7 +19,6 @@ tests in tests/test_http_stream.py. Verify both before changing the pin.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,6 @@ from mitmproxy.proxy.layers.http import (
     ResponseProtocolError,
     SendHttp,
 )
-from mitmproxy.utils import asyncio_utils
 
 from gateway import outcome
 from gateway.apierrors import error_body, format_for_path
@@ -262,25 +260,6 @@ def _error_for(event: ResponseProtocolError) -> GatewayError:
                          status=event.code if event.code in (502, 503, 504) else 502)
 
 
-def _set_task_debug_info(task: Any, *, name: str, client: tuple[str, int] | None = None) -> None:
-    """mitmproxy's version, without reading `os.environ` for every task it creates (several per
-    call: a measurable share of a call's CPU); the name only gains a test id under pytest."""
-    task.created = time.time()
-    task.set_name(name)
-    if client:
-        task.client = client
-
-
-def _no_field_checks(self: object) -> None:
-    """mitmproxy checks the type of every field of every request and response it builds, with
-    `typing` introspection, only `if __debug__` (`python -O` drops it): a debugging aid that cost
-    about 6 % of a call's CPU here. The gateway's own code is checked statically (mypy --strict)."""
-
-
 def install() -> None:
-    """Make mitmproxy create our stream layer for every HTTP stream (idempotent), name its tasks
-    more cheaply, and skip its debug-only field type checks."""
+    """Make mitmproxy create our stream layer for every HTTP stream (idempotent)."""
     setattr(http_layers, "HttpStream", GatewayHttpStream)  # noqa: B010 - replaces a class at run time
-    setattr(asyncio_utils, "set_task_debug_info", _set_task_debug_info)  # noqa: B010
-    if __debug__ and hasattr(http.MessageData, "__post_init__"):
-        setattr(http.MessageData, "__post_init__", _no_field_checks)  # noqa: B010

@@ -22,7 +22,7 @@ from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 from mitmproxy.proxy import mode_servers
 
-from gateway import addon_dispatch, http_stream
+from gateway import addon_dispatch, connection_handler, http_stream, mitm_patches
 from gateway.addon import GatewayAddon
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
@@ -111,6 +111,8 @@ class ProxyServer:
     async def start(self) -> int:
         """Bind and serve; returns the bound port."""
         http_stream.install()
+        connection_handler.install()
+        mitm_patches.install()
         if self.reuse_port:
             _enable_reuse_port()
         logging.getLogger("mitmproxy").setLevel(logging.WARNING)

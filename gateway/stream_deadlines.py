@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import flow as mflow
 from mitmproxy.connection import Server
-from mitmproxy.proxy import commands, events
+from mitmproxy.proxy import events
 from mitmproxy.proxy.layer import CommandGenerator
 from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.proxy.layers.http import (
@@ -28,6 +28,7 @@ from mitmproxy.proxy.layers.http import (
 from gateway import outcome
 from gateway.apierrors import sse_error
 from gateway.call import Call, Failure
+from gateway.connection_handler import TimedWakeup
 from gateway.errors import GatewayError, UpstreamError
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class DeadlinesMixin(HttpStream):
     _gw_last_data = 0.0
     _gw_deadline = 0.0  # first-byte deadline of the current attempt (monotonic)
     _gw_stale = 0
-    _gw_armed: tuple[commands.RequestWakeup, ...] = ()  # deadline wakeups not yet fired
+    _gw_armed: tuple[TimedWakeup, ...] = ()  # deadline wakeups not yet fired
 
     if TYPE_CHECKING:  # provided by the subclass, `gateway.http_stream.GatewayHttpStream`
         _gw_headers_sent: bool
@@ -83,7 +84,7 @@ class DeadlinesMixin(HttpStream):
         """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is an asyncio task
         until it fires, and one 120-second task per request would pile up tens of thousands of
         them under load (memory and collector time). Short ticks re-arm while still waiting."""
-        wakeup = commands.RequestWakeup(max(0.0, min(remaining, _TICK)))
+        wakeup = TimedWakeup(max(0.0, min(remaining, _TICK)))
         self._gw_waiting = wakeup
         self._gw_armed += (wakeup,)
         yield wakeup
@@ -97,7 +98,11 @@ class DeadlinesMixin(HttpStream):
         if sources is None:
             return  # not under an HTTP layer: nothing holds the wakeups but their own tasks
         for wakeup in armed:
-            if sources.get(wakeup) is self:
+            if sources.get(wakeup) is not self:
+                continue
+            if wakeup.cancel():  # a loop timer of the gateway's connection handler: gone for good
+                del sources[wakeup]
+            else:  # (a wakeup task of mitmproxy's own handler still fires: let it find nothing)
                 sources[wakeup] = _SPENT
 
     def _gw_forget_failed_connection(self, address: tuple[str, int]) -> None:
