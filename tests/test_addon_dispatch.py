@@ -78,3 +78,50 @@ def test_install_refuses_a_master_that_already_has_addons():
             addon_dispatch.install(master)
 
     asyncio.run(scenario())
+
+
+class Plain:
+    def __init__(self, name: str, seen: list[str], fail: Exception | None = None,
+                 later: bool = False) -> None:
+        self.name, self.seen, self.fail, self.later = name, seen, fail, later
+
+    def client_connected(self, client):
+        self.seen.append(self.name)
+        if self.fail is not None:
+            raise self.fail
+        if self.later:  # a plain function that hands back an awaitable: mitmproxy awaits it
+            async def rest() -> None:
+                await asyncio.sleep(0)
+                self.seen.append(self.name + " awaited")
+            return rest()
+        return None
+
+
+def test_plain_handlers_run_in_place_and_an_awaitable_hands_over_the_rest(caplog):
+    """`trigger_now` (the proxy's task-free path) keeps the same order and error policy, and
+    when a plain handler returns an awaitable, what is left (it, then the later handlers) is
+    returned to be awaited — nothing runs early, nothing is skipped."""
+    async def scenario() -> tuple[bool, list[str], list[str], bool]:
+        master = make_master()
+        seen: list[str] = []
+        master.addons.add(Plain("a", seen, RuntimeError("boom")), Plain("b", seen))
+        event = ClientConnectedHook(tflow.tclient_conn())
+        inline = master.addons.runs_inline(event)
+        assert master.addons.trigger_now(event, event.args()) is None
+        first = list(seen)
+        seen.clear()
+        master.addons.add(Plain("c", seen, later=True), Plain("d", seen))
+        rest = master.addons.trigger_now(event, event.args())
+        before = list(seen)
+        assert rest is not None
+        await rest
+        master.addons.add(Recorder("async", seen))
+        return inline, first, before + ["|"] + seen, master.addons.runs_inline(event)
+
+    with caplog.at_level(logging.ERROR):
+        inline, first, second, inline_after = asyncio.run(scenario())
+    assert inline is True
+    assert first == ["a", "b"]
+    assert any("Addon error: boom" in r.getMessage() for r in caplog.records)
+    assert second == ["a", "b", "c", "|", "a", "b", "c", "c awaited", "d"]
+    assert inline_after is False  # an async handler joined: the hook goes back to a task

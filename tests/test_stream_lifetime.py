@@ -5,8 +5,11 @@ oldest generation under load, whose full collections paused the proxy 60–80 ms
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 
+from gateway.connection_handler import TimedWakeup
 from gateway.http_stream import GatewayHttpStream
 
 MSG = [{"role": "user", "content": "alpha beta gamma"}]
@@ -27,3 +30,28 @@ def test_finished_calls_are_freed_at_once(gateway):
     # The last call's layer may still be finishing when its client has the answer; without the
     # fix all twelve stay alive (their wakeups fire up to a second later).
     assert live_streams() <= before + 1
+
+
+def armed_deadlines(gateway) -> int:
+    """Deadline timers still armed on the proxy's loop (counted on the loop itself)."""
+    async def count() -> int:
+        scheduled = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
+        return sum(1 for timer in scheduled if not timer.cancelled()
+                   and any(isinstance(arg, TimedWakeup) for arg in timer._args))
+    return asyncio.run_coroutine_threadsafe(count(), gateway._loop).result(10)
+
+
+def test_finished_calls_leave_no_deadline_timer(gateway):
+    """Each call arms a first-byte deadline as a loop timer; the call's end cancels it, so under
+    load the loop does not carry (and later fire) a timer for every call of the last second."""
+    client = gateway.openai()
+    for _ in range(12):
+        client.chat.completions.create(model="openai/gpt-4o", messages=MSG)
+    # The last call may still be finishing for a moment. Without the cancel each call's timer
+    # stays armed for up to a second (mitmproxy's wakeup tick) or until the client's connection
+    # closes (hence the open client): all twelve.
+    deadline = time.monotonic() + 0.2
+    while armed_deadlines(gateway) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert armed_deadlines(gateway) == 0
+    client.close()

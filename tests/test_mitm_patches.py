@@ -1,0 +1,92 @@
+"""The mitmproxy speed-ups (`gateway.mitm_patches`) answer exactly what mitmproxy's own code answers."""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+
+import pytest
+from mitmproxy import connection, hooks, http, options
+from mitmproxy.coretypes import multidict
+from mitmproxy.proxy import context
+from mitmproxy.proxy.layers.http import HttpRequestHook
+from mitmproxy.test import tflow
+
+from gateway import mitm_patches
+
+FIELDS = [
+    (b"Host", b"example.com"), (b"Content-Type", b"application/json"),
+    (b"set-cookie", b"a=1"), (b"Set-Cookie", b"b=2"), (b"X-Caf\xc3\xa9", b"cr\xe8me"),
+    (b"transfer-encoding", b"chunked"), (b"Content-Length", b"12"), (b"x-empty", b""),
+]
+NAMES = ["host", "HOST", b"content-type", "Set-Cookie", b"SET-COOKIE", "x-café", "X-CAFÉ",
+         "transfer-encoding", "content-length", "x-empty", "missing", b"missing", ""]
+
+
+def original(name: str):
+    """mitmproxy's own implementation, as the class hierarchy defines it without the patch."""
+    for klass in http.Headers.__mro__[1:]:
+        if name in vars(klass):
+            return vars(klass)[name]
+    raise AssertionError(name)
+
+
+def test_installed():
+    mitm_patches.install()
+    assert http.Headers.get is mitm_patches._get
+    assert http.Headers.get_all is mitm_patches._values
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_header_lookups_match_mitmproxy(name):
+    mitm_patches.install()
+    headers = http.Headers(FIELDS)
+    original_get_all = mitm_patches._ORIGINAL_GET_ALL
+    assert headers.get_all(name) == original_get_all(headers, name)
+    assert headers.get(name) == original("get")(headers, name)
+    assert headers.get(name, "fallback") == original("get")(headers, name, "fallback")
+    assert (name in headers) == original("__contains__")(headers, name)
+    try:
+        expected = original("__getitem__")(headers, name)
+    except KeyError:
+        with pytest.raises(KeyError):
+            headers[name]  # noqa: B018 - the look-up is the test
+    else:
+        assert headers[name] == expected
+
+
+def test_header_lookups_keep_mitmproxys_errors():
+    mitm_patches.install()
+    headers = http.Headers(FIELDS)
+    for bad in (None, 3):
+        with pytest.raises((TypeError, AttributeError)):
+            headers.get_all(bad)  # type: ignore[arg-type]
+        with pytest.raises((TypeError, AttributeError)):
+            headers.get(bad)  # type: ignore[arg-type]
+
+
+def test_the_originals_are_what_the_patch_replaces():
+    """If a mitmproxy upgrade moves these methods, the comparison above would compare nothing."""
+    assert original("get") is collections.abc.Mapping.get
+    assert original("__getitem__") is multidict._MultiDict.__getitem__
+    assert mitm_patches._ORIGINAL_GET_ALL.__qualname__ == "Headers.get_all"
+    assert "self.server = connection.Server(" in inspect.getsource(context.Context.__init__)
+
+
+def test_fork_shares_what_mitmproxy_shares():
+    mitm_patches.install()
+    ctx = context.Context(tflow.tclient_conn(), options.Options())
+    ctx.server = connection.Server(address=("example.com", 443))
+    ctx.layers.append(object())  # type: ignore[arg-type]
+    child = ctx.fork()
+    assert child.client is ctx.client and child.server is ctx.server
+    assert child.options is ctx.options
+    assert child.layers == ctx.layers and child.layers is not ctx.layers
+    assert set(vars(child)) == set(vars(ctx))
+
+
+def test_hook_args_match_the_dataclass_fields():
+    mitm_patches.install()
+    flow = tflow.tflow()
+    assert HttpRequestHook(flow).args() == [flow]
+    assert hooks.UpdateHook([flow]).args() == [[flow]]
