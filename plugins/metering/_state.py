@@ -10,13 +10,13 @@ from decimal import Decimal
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from gateway.batch_writer import BatchWriter
 from gateway.errors import ConfigError
 from gateway.host import PluginHost
 from plugins.metering._cache import ResponseCache
 from plugins.metering._config import MeteringConfig, MeteringSections
 from plugins.metering._lease import TICK_SECONDS, Keeper
 from plugins.metering._ledger import Hold, Settlement
-from plugins.metering._log_writer import BatchWriter
 from plugins.metering._metrics import Metrics
 from plugins.metering._records import LogRecord
 from plugins.metering._reserver import Reserver

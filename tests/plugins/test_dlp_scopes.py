@@ -214,7 +214,7 @@ def test_gateway_startup_loads_and_gateway_shutdown_flushes(gateway_factory):
     writer = state(gw).writer
     writer.put([{**events_row(), "request_id": f"req_{i}"} for i in range(50)])
     gw.stop()  # gateway_shutdown stops the writer after draining its queue
-    assert writer.written >= 50 and writer._thread is None
+    assert writer.written >= 50 and not writer.running
     with gw.ctx.sessions() as session:
         assert len(_admin.recent_events(session, 100)) == 50
 

@@ -13,9 +13,9 @@ import openai
 import pytest
 from sqlalchemy import select
 
+from gateway.batch_writer import BatchWriter
 from gateway.db.models import RequestLog
 from plugins.metering import admin_api
-from plugins.metering._log_writer import BatchWriter
 from plugins.metering._models import ErrorReport
 from tests.plugins._metering_util import logs, mock_tokens, state
 

@@ -1,5 +1,6 @@
-"""A background writer: the event loop only appends to a bounded in-memory queue; one thread
-writes what accumulated every ~100 ms (or as soon as N records wait) in one batch.
+"""A background writer for plugins (metering's call log, DLP's audit events): the event loop only
+appends to a bounded in-memory queue; one thread writes what accumulated every ~100 ms (or as soon
+as N records wait) in one batch.
 
 Appending is a `deque.append` (atomic under the GIL, no lock, no thread woken per record): waking
 the writer for every call measurably slowed the event loop. The writer sleeps for the interval and
@@ -7,7 +8,7 @@ takes everything that arrived meanwhile.
 
 When the database is briefly away the batch is retried with growing pauses for about ten seconds
 (meanwhile new records wait in the queue, up to its bound); after that the batch is handed to
-`deferred` (the metering spool holds every spend record, and replays them once the database is
+`deferred` (metering's spool holds every spend record, and replays them once the database is
 back) or, for records nobody keeps elsewhere, given up with one clear error naming how many were
 lost. A full queue does the same with the newest record and says so (at most once every ten
 seconds), never blocking a call.
@@ -22,7 +23,6 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-log = logging.getLogger("gateway.metering")
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0)  # ≈ 11 s in all
 _COMPLAIN_EVERY = 10.0
 R = TypeVar("R")  # a record
@@ -33,9 +33,15 @@ class BatchWriter(Generic[R]):
                  max_rows: int = 500, queue_size: int = 20000,
                  periodic: Callable[[], None] | None = None, periodic_every: float = 60.0,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS, name: str = "metering-writer",
+                 log: logging.Logger | None = None, label: str = "metering",
+                 describe: Callable[[Exception], str] = str,
                  transient: Callable[[Exception], bool] = lambda exc: True,
                  deferred: Callable[[list[R]], None] | None = None) -> None:
         self._write = write
+        # Where problems are reported, as whom, and how much of an exception's text a line may
+        # quote (a driver's message can quote the statement's parameters).
+        self._log = log or logging.getLogger(f"gateway.{label}")
+        self._label, self._describe = label, describe
         self._transient = transient
         self._deferred = deferred
         self.interval, self.max_rows, self.queue_size = interval, max_rows, queue_size
@@ -78,9 +84,9 @@ class BatchWriter(Generic[R]):
         now = time.monotonic()
         if now - self._last_complaint > _COMPLAIN_EVERY:
             self._last_complaint = now
-            kept = " (spend records stay in the spool)" if self._deferred else ""
-            log.error("metering: the write queue is full (%d records); %d left memory so far%s "
-                      "— is the database reachable?", self.queue_size, self.dropped, kept)
+            kept = " (they stay in the spool)" if self._deferred else ""
+            self._log.error("%s: the write queue is full (%d records); %d left memory so far%s "
+                      "— is the database reachable?", self._label, self.queue_size, self.dropped, kept)
 
     def depth(self) -> int:
         return len(self._items)
@@ -143,19 +149,19 @@ class BatchWriter(Generic[R]):
                         self._one_by_one(batch, exc)
                         return
                     if delay is None and self._deferred is not None and self._transient(exc):
-                        log.error("metering: the database is still away after %.1fs; %d "
-                                  "record(s) wait in the spool: %s", time.monotonic() - started,
-                                  len(batch), exc)
+                        self._log.error("%s: the database is still away after %.1fs; %d "
+                                        "record(s) wait in the spool: %s", self._label,
+                                        time.monotonic() - started, len(batch), self._describe(exc))
                         self._deferred(batch)
                         return
                     if delay is None or not self._transient(exc):
-                        log.error("metering: gave up writing %d records after %d attempts over "
-                                  "%.1fs; they are lost: %s", len(batch), attempts,
-                                  time.monotonic() - started, exc)
+                        self._log.error("%s: gave up writing %d records after %d attempts over "
+                                        "%.1fs; they are lost: %s", self._label, len(batch),
+                                        attempts, time.monotonic() - started, self._describe(exc))
                         return
                     if attempts == 1:
-                        log.warning("metering: writing %d records failed, retrying: %s",
-                                    len(batch), exc)
+                        self._log.warning("%s: writing %d records failed, retrying: %s",
+                                          self._label, len(batch), self._describe(exc))
                     time.sleep(delay)
         finally:
             with self._done:
@@ -170,8 +176,8 @@ class BatchWriter(Generic[R]):
                 self._write([record])
             except Exception:  # this record is the bad one (or one of them)
                 lost += 1
-        log.error("metering: %d of %d records were refused by the database and are lost: %s",
-                  lost, len(batch), exc)
+        self._log.error("%s: %d of %d records were refused by the database and are lost: %s",
+                        self._label, lost, len(batch), self._describe(exc))
 
     def _maybe_periodic(self) -> None:
         if self._periodic is None or time.monotonic() < self._next_periodic:
@@ -180,4 +186,5 @@ class BatchWriter(Generic[R]):
         try:
             self._periodic()
         except Exception as exc:  # housekeeping waits for the next round
-            log.warning("metering: housekeeping failed, will retry: %s", exc)
+            self._log.warning("%s: housekeeping failed, will retry: %s", self._label,
+                              self._describe(exc))
