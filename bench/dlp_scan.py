@@ -1,7 +1,9 @@
 """DLP scanning time: median time to redact a chat request whose user message is a realistic 4 KB
 and 64 KB prompt (prose, code, JSON, logs, e-mails; about a third of the pieces carry sensitive
-values), with the default rules, pinned to one core. Targets: <= 5 ms and <= 50 ms of CPU time
-(the thread's own CPU time, so other load on the machine does not count; wall time is shown too).
+values), with the default rules, pinned to one core, every run a first scan (the scanner's cache of
+recently seen texts is off here; "again" shows the same request once the text is known).
+Targets: <= 5 ms and <= 50 ms of CPU time (the thread's own CPU time, so other load on the
+machine does not count; wall time is shown too).
 
     .venv/bin/python bench/dlp_scan.py [--runs 50] [--json]
 """
@@ -42,7 +44,7 @@ def redact_once(scanner: Scanner, body: dict) -> tuple[float, float, int]:
 
 
 def measure(size: int, runs: int) -> dict:
-    scanner = Scanner(DEFAULT_RULES)
+    scanner = Scanner(DEFAULT_RULES, cache_entries=0)
     body = {"model": "gpt-4o", "messages": [
         {"role": "system", "content": "You are a helpful assistant."},
         {"role": "user", "content": prompt(size)}]}
@@ -53,7 +55,10 @@ def measure(size: int, runs: int) -> dict:
         cpu.append(c)
         wall.append(w)
     median = statistics.median(cpu)
-    return {"size_bytes": size, "median_cpu_ms": round(median, 3),
+    remembering = Scanner(DEFAULT_RULES)
+    redact_once(remembering, body)
+    again = statistics.median(redact_once(remembering, body)[0] for _ in range(runs))
+    return {"again_cpu_ms": round(again, 3),"size_bytes": size, "median_cpu_ms": round(median, 3),
             "median_wall_ms": round(statistics.median(wall), 3),
             "p90_cpu_ms": round(sorted(cpu)[int(len(cpu) * 0.9) - 1], 3),
             "placeholders": found, "target_ms": TARGETS_MS[size],
@@ -74,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"{r['size_bytes'] // 1024:>3} KB prompt: median {r['median_cpu_ms']:.2f} ms CPU "
                   f"({r['median_wall_ms']:.2f} ms wall), p90 {r['p90_cpu_ms']:.2f} ms CPU, "
-                  f"{r['placeholders']} placeholders "
+                  f"{r['placeholders']} placeholders, again {r['again_cpu_ms']:.2f} ms CPU "
                   f"(target <= {r['target_ms']:g} ms: {'ok' if r['within_target'] else 'MISSED'})")
     return 0 if all(r["within_target"] for r in results) else 1
 

@@ -4,12 +4,18 @@ Each rule runs its own precompiled regex (most start with a literal or are skipp
 pre-check, which measured faster than one combined alternation in CPython's `re`); overlapping
 finds are resolved in favour of the longest value, so a mask always covers the whole value.
 Texts are scanned without their invisible format characters (see `_invisible`).
+
+Each scanner remembers what it found in the texts it scanned last (`CACHE_ENTRIES` of them),
+keyed by a keyed BLAKE2b digest of the text, never the text itself. Coding agents send the whole
+conversation again on every turn: only the new messages are scanned, the history is a look-up.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import os
+import threading
 import time
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -26,6 +32,8 @@ ALL_RULES: dict[str, Rule] = {
 }
 DEFAULT_RULES = frozenset(name for name, rule in ALL_RULES.items() if rule.default)
 DETECTOR_VERSION = "3"  # bump when a detector changes what it finds (part of the cache marker)
+CACHE_ENTRIES = 4096
+_CACHE_KEY = os.urandom(32)  # per process: a digest says nothing outside it
 
 
 class Found(NamedTuple):
@@ -37,7 +45,7 @@ class Found(NamedTuple):
 class Scanner:
     """The enabled rules of one scope. Immutable; shared by every call of that scope."""
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], cache_entries: int = CACHE_ENTRIES) -> None:
         unknown = set(names) - ALL_RULES.keys()
         if unknown:
             raise ValueError(f"unknown DLP rule(s): {', '.join(sorted(unknown))}")
@@ -46,11 +54,29 @@ class Scanner:
         digest = hashlib.sha256(",".join(sorted(self.names)).encode()).hexdigest()[:12]
         self.fingerprint = f"v{DETECTOR_VERSION}-{digest}"
         format_chars()  # now, not in the first call that needs it
+        self._seen: dict[bytes, tuple[Found, ...]] = {}  # digest → finds, oldest first
+        self._cache_entries = cache_entries
+        self._lock = threading.Lock()
 
     def scan(self, text: str, deadline: float | None = None) -> list[Found]:
         """Non-overlapping finds in `text`, in order. Raises ScanTimeout past `deadline`
         (a `time.perf_counter()` value), checked after every rule and, inside a rule, every
-        few dozen candidates. A value with invisible characters in it is found whole."""
+        few dozen candidates. A value with invisible characters in it is found whole. A text
+        this scanner saw recently is not scanned again."""
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32,
+                              key=_CACHE_KEY).digest()
+        known = self._seen.get(key)
+        if known is not None:
+            return list(known)
+        found = self._scan_visible(text, deadline)
+        if self._cache_entries:
+            with self._lock:
+                self._seen[key] = tuple(found)
+                if len(self._seen) > self._cache_entries:
+                    del self._seen[next(iter(self._seen))]
+        return found
+
+    def _scan_visible(self, text: str, deadline: float | None) -> list[Found]:
         view = visible(text)
         if view is None:
             return self._scan(text, deadline)

@@ -140,3 +140,30 @@ def test_corpus_recall_and_look_alikes():
     assert len(altered) / len(lookalikes) <= 0.03, altered[:10]
     genres = Counter(s.genre for s in positives)
     assert set(genres) == {"prose", "code", "json", "logs", "email"}
+
+
+def test_a_text_seen_recently_is_not_scanned_again():
+    """Agents resend the whole conversation every turn: the history is a look-up, not a scan,
+    and the answer is the same. A changed text, or one pushed out of the cache, is scanned."""
+    import dataclasses
+
+    runs: list[str] = []
+    scanner = Scanner(DEFAULT_RULES, cache_entries=2)
+    email = next(r for r in scanner.rules if r.name == "email")
+
+    def counting(text: str):
+        runs.append(text)
+        return email.find(text)
+
+    scanner.rules = tuple(dataclasses.replace(r, find=counting) if r is email else r
+                          for r in scanner.rules)
+    history = "write to ada@example.com about the launch"
+    first = scanner.scan(history)
+    assert [history[f.start:f.end] for f in first] == ["ada@example.com"]
+    assert scanner.scan(history) == first and len(runs) == 1
+    scanner.scan(history + " and bob@example.org")  # a new text: scanned
+    scanner.scan("a third text, ada@example.com")  # the cache holds two: the oldest leaves
+    assert scanner.scan(history) == first and len(runs) == 4
+    uncached = Scanner(DEFAULT_RULES, cache_entries=0)
+    spans = [(f.start, f.end, f.rule.name) for f in first]
+    assert [(f.start, f.end, f.rule.name) for f in uncached.scan(history)] == spans
