@@ -40,6 +40,7 @@ from gateway.errors import GatewayError
 from gateway.host import PluginHost
 from gateway.markers import PROJECT, hookimpl
 from gateway.pluginmanager._config import ConfigHooks, PluginConfigs, plugin_config
+from gateway.pluginmanager._direct import DirectCalls
 from gateway.pluginmanager._directory import (
     PluginLoadError,
     load_file,
@@ -132,6 +133,7 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self._hook = pm.hook
+        self._call = DirectCalls(pm).call
 
     def names(self) -> list[str]:
         return [name for name, _ in self.pm.list_name_plugin()]
@@ -148,43 +150,43 @@ class Hooks:
 
     async def authenticate(self, call: Call, credential: str) -> Principal | None:
         principal: Principal | None = await await_me_maybe(
-            self._hook.gateway_authenticate(call=call, credential=credential))
+            self._call("gateway_authenticate", call=call, credential=credential))
         return principal
 
     def resolve_model(self, call: Call) -> Route | None:
-        route: Route | None = self._hook.gateway_resolve_model(call=call)
+        route: Route | None = self._call("gateway_resolve_model", call=call)
         return route
 
     def provider(self, name: str, default: Provider | None, ctx: PluginHost) -> Provider | None:
-        provider: Provider | None = self._hook.gateway_provider(name=name, default=default, ctx=ctx)
+        provider: Provider | None = self._call("gateway_provider", name=name, default=default, ctx=ctx)
         return provider
 
     def plan_candidates(self, call: Call, primary: Route) -> list[Route]:
-        return self._hook.gateway_plan_candidates(call=call, primary=primary) or [primary]
+        return self._call("gateway_plan_candidates", call=call, primary=primary) or [primary]
 
     async def admit(self, call: Call) -> None:
-        for result in self._hook.gateway_admit(call=call):
+        for result in self._call("gateway_admit", call=call):
             await await_me_maybe(result)
 
     def transform_request(self, call: Call) -> None:
-        self._hook.gateway_transform_request(call=call)
+        self._call("gateway_transform_request", call=call)
 
     def prepare_attempt(self, call: Call, attempt: Attempt) -> None:
-        self._hook.gateway_prepare_attempt(call=call, attempt=attempt)
+        self._call("gateway_prepare_attempt", call=call, attempt=attempt)
 
     async def cache_lookup(self, call: Call, attempt: Attempt) -> CachedAnswer | None:
         answer: CachedAnswer | None = await await_me_maybe(
-            self._hook.gateway_cache_lookup(call=call, attempt=attempt))
+            self._call("gateway_cache_lookup", call=call, attempt=attempt))
         return answer
 
     def cache_store(self, call: Call, attempt: Attempt, answer: CachedAnswer) -> None:
         self._each("gateway_cache_store", call=call, attempt=attempt, answer=answer)
 
     def retry(self, call: Call, attempt: Attempt, failure: Failure) -> bool:
-        return bool(self._hook.gateway_retry(call=call, attempt=attempt, failure=failure))
+        return bool(self._call("gateway_retry", call=call, attempt=attempt, failure=failure))
 
     def response_filters(self, call: Call, attempt: Attempt) -> list[ResponseFilter]:
-        return [f for f in self._hook.gateway_response_filter(call=call, attempt=attempt) if f]
+        return [f for f in self._call("gateway_response_filter", call=call, attempt=attempt) if f]
 
     def local_request(self, request: LocalRequest, ctx: PluginHost) -> LocalResponse | None:
         response: LocalResponse | None = self._hook.gateway_local_request(request=request, ctx=ctx)
@@ -192,7 +194,7 @@ class Hooks:
 
     def response_headers(self, call: Call) -> dict[str, str]:
         merged: dict[str, str] = {}
-        for extra in reversed(self._hook.gateway_response_headers(call=call)):
+        for extra in reversed(self._call("gateway_response_headers", call=call)):
             if extra:
                 merged.update({k: str(v) for k, v in extra.items()})
         return merged
