@@ -13,6 +13,9 @@ Measured under load at 16 connections (py-spy, callgrind), per non-streaming cal
 - `Context.fork` (once per HTTP stream) built a throwaway `Server` connection, uuid4 included,
   only to replace it.
 - `Hook.args` (several times per hook) looked the hook's dataclass fields up on every call.
+- Reading an option (`body_size_limit`, `stream_large_bodies`, … several per call) deep-copied
+  its value, twice when unset; a value of an immutable type is now returned as it is (what
+  `deepcopy` returns for it anyway), lists and other containers are still copied.
 - `set_task_debug_info` read `os.environ` for every task mitmproxy creates.
 - `MessageData.__post_init__` type-checks every field of every request and response, with
   `typing` introspection, only `if __debug__` (`python -O` drops it): a debugging aid that cost
@@ -21,11 +24,12 @@ Measured under load at 16 connections (py-spy, callgrind), per non-streaming cal
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any
 
-from mitmproxy import hooks, http
+from mitmproxy import hooks, http, optmanager
 from mitmproxy.proxy.context import Context
 from mitmproxy.utils import asyncio_utils
 
@@ -83,6 +87,14 @@ def _hook_args(self: hooks.Hook) -> list[Any]:
     return [getattr(self, name) for name in names]
 
 
+_IMMUTABLE = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def _option_current(self: optmanager._Option) -> Any:
+    value = self._default if self.value is optmanager.unset else self.value
+    return value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+
+
 def _set_task_debug_info(task: Any, *, name: str, client: tuple[str, int] | None = None) -> None:
     task.created = time.time()
     task.set_name(name)
@@ -101,6 +113,7 @@ def install() -> None:
         setattr(http.Headers, name, function)
     setattr(Context, "fork", _fork)  # noqa: B010
     setattr(hooks.Hook, "args", _hook_args)  # noqa: B010
+    setattr(optmanager._Option, "current", _option_current)  # noqa: B010
     setattr(asyncio_utils, "set_task_debug_info", _set_task_debug_info)  # noqa: B010
     if __debug__ and hasattr(http.MessageData, "__post_init__"):
         setattr(http.MessageData, "__post_init__", _no_field_checks)  # noqa: B010

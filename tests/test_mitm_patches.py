@@ -6,7 +6,7 @@ import collections.abc
 import inspect
 
 import pytest
-from mitmproxy import connection, hooks, http, options
+from mitmproxy import connection, hooks, http, options, optmanager
 from mitmproxy.coretypes import multidict
 from mitmproxy.proxy import context
 from mitmproxy.proxy.layers.http import HttpRequestHook
@@ -90,3 +90,19 @@ def test_hook_args_match_the_dataclass_fields():
     flow = tflow.tflow()
     assert HttpRequestHook(flow).args() == [flow]
     assert hooks.UpdateHook([flow]).args() == [[flow]]
+
+
+def test_option_reads_match_mitmproxy_and_never_share_a_container():
+    mitm_patches.install()
+    opts = optmanager.OptManager()
+    opts.add_option("limit", str | None, None, "unset, immutable")  # type: ignore[arg-type]
+    opts.add_option("strategy", str, "lazy", "a default")
+    opts.add_option("port", int, 8080, "set later")
+    opts.add_option("modes", collections.abc.Sequence[str], ["regular"], "a container")
+    opts.update(port=9090, modes=["reverse:http://127.0.0.1:1@8080"])
+    for name, expected in (("limit", None), ("strategy", "lazy"), ("port", 9090),
+                           ("modes", ["reverse:http://127.0.0.1:1@8080"])):
+        assert getattr(opts, name) == expected
+    read = opts.modes
+    read.append("changed")  # a caller changing what it read changes nothing
+    assert opts.modes == ["reverse:http://127.0.0.1:1@8080"]
