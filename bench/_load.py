@@ -4,6 +4,7 @@ streaming time-to-first-byte client. Every loop is bounded by a deadline and a c
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import subprocess
@@ -20,11 +21,19 @@ MAX_STREAMS_PER_WORKER = 100_000
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 
 
+VARY = b"#N"  # in a call's body: replaced by the request's own number, so no two bodies are alike
+
+
 @dataclass(frozen=True)
 class Call:
     url: str
     body: bytes
     headers: dict[str, str]
+
+    def body_for(self, number: int) -> bytes:
+        """The body of the `number`th request: every request's text is its own (a gateway that
+        remembers texts it saw, like DLP's scanner, gets no help from repetition here)."""
+        return self.body.replace(VARY, str(number).encode())
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -57,8 +66,12 @@ def co_corrected(latencies: list[float], expected_ms: float, cap: int = 5_000_00
 
 _LUA = """
 wrk.method = "POST"
-wrk.body = [==[{body}]==]
 {headers}
+local before, after, number = [==[{before}]==], [==[{after}]==], 0
+request = function()
+  number = number + 1
+  return wrk.format(nil, nil, nil, before .. number .. after)
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   local f = io.open([==[{out}]==], "w")
@@ -73,7 +86,8 @@ end
 
 def _lua_script(call: Call, out: Path) -> str:
     headers = "\n".join(f'wrk.headers["{k}"] = [==[{v}]==]' for k, v in call.headers.items())
-    return _LUA.format(body=call.body.decode(), headers=headers, out=out)
+    before, _, after = call.body.decode().partition(VARY.decode())
+    return _LUA.format(before=before, after=after, headers=headers, out=out)
 
 
 def wrk_load(wrk: str, call: Call, concurrency: int, duration: float, workdir: Path, tag: str) -> dict:
@@ -101,13 +115,16 @@ async def _python_load(call: Call, concurrency: int, duration: float) -> dict:
         start = time.perf_counter()
         deadline = start + duration
 
+        numbers = itertools.count(1)
+
         async def worker() -> None:
             for _ in range(MAX_REQUESTS_PER_WORKER):
                 if time.perf_counter() >= deadline:
                     return
                 t0 = time.perf_counter()
+                body = call.body_for(next(numbers))
                 try:
-                    async with session.post(call.url, data=call.body, headers=call.headers) as resp:
+                    async with session.post(call.url, data=body, headers=call.headers) as resp:
                         await resp.read()
                         good = 200 <= resp.status < 300
                 except (TimeoutError, aiohttp.ClientError):
@@ -135,11 +152,13 @@ def python_load(call: Call, concurrency: int, duration: float) -> dict:
 
 # ---- streaming: time to the first SSE event ------------------------------------------------------
 
-async def _stream_once(session: aiohttp.ClientSession, call: Call) -> tuple[float, float, int] | str:
+async def _stream_once(session: aiohttp.ClientSession, call: Call,
+                       number: int) -> tuple[float, float, int] | str:
     """(ttfb_ms, total_ms, frames), or why the stream failed. TTFB ends when the first `data:`
     line (the first SSE chunk) has arrived, not at the response headers."""
+    body = call.body_for(number)
     t0 = time.perf_counter()
-    async with session.post(call.url, data=call.body, headers=call.headers) as resp:
+    async with session.post(call.url, data=body, headers=call.headers) as resp:
         if resp.status != 200:
             await resp.read()
             return f"HTTP {resp.status}"
@@ -164,6 +183,7 @@ async def _stream_load(call: Call, streams: int, warmup: float, duration: float,
         deadline = measure_from + duration
         cpu_marks: list[float] = []
         loop.call_later(warmup, lambda: cpu_marks.append(cpu()))
+        numbers = itertools.count(1)
 
         async def worker(index: int) -> None:
             # Staggered over the warm-up, so that the chunk timers of the streams do not line up.
@@ -173,7 +193,7 @@ async def _stream_load(call: Call, streams: int, warmup: float, duration: float,
                 if started >= deadline:
                     return
                 try:
-                    sample = await _stream_once(session, call)
+                    sample = await _stream_once(session, call, next(numbers))
                 except (TimeoutError, aiohttp.ClientError) as exc:
                     sample = f"{type(exc).__name__}: {exc}"[:160]
                 if started >= measure_from:

@@ -146,9 +146,13 @@ class Bench:
         url = base_url + "/v1/chat/completions"
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
         # An e-mail address in the prompt: with DLP on it is replaced and restored on every call.
-        plain = {"model": model, "messages": [{"role": "user", "content": "hello, I am ada@example.com"}]}
+        # Each request's text carries its own number (VARY): every prompt is scanned afresh.
+        vary = _load.VARY.decode()
+        plain = {"model": model, "messages": [{"role": "user", "content":
+                                               f"hello, I am ada@example.com (message {vary})"}]}
         words = " ".join(f"word{i}" for i in range(self.args.stream_words))
-        streamed = {"model": model, "stream": True, "messages": [{"role": "user", "content": words}]}
+        streamed = {"model": model, "stream": True,
+                    "messages": [{"role": "user", "content": f"{words} ({vary})"}]}
         return (Call(url, json.dumps(plain).encode(), headers),
                 Call(url, json.dumps(streamed).encode(), headers))
 
