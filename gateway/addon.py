@@ -17,11 +17,11 @@ from typing import TypeVar, cast
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
 
-from gateway import headers as answer_headers
 from gateway import outcome, ws_bridge
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
+from gateway.headers import JSON, json_response, replace_upstream
 from gateway.intercept import INTERCEPTED, PASSTHROUGH
 from gateway.local_routes import LocalRoutes
 from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
@@ -32,7 +32,6 @@ log = logging.getLogger("gateway.addon")
 CALL, RELAY, FILTERS, LOCAL, ADDON = "gw.call", "gw.relay", "gw.filters", "gw.local", "gw.addon"
 CACHED = "gw.cached"
 CACHE_LIMIT = 8 * 1024 * 1024
-JSON = "application/json"
 
 
 _Handler = TypeVar("_Handler", bound=Callable[["GatewayAddon", http.HTTPFlow], Awaitable[None] | None])
@@ -97,7 +96,7 @@ class GatewayAddon:
                         headers=req.headers, ctx=self.pipeline.ctx)
         except GatewayError as exc:
             flow.metadata[LOCAL] = True
-            flow.response = _json_response(exc.status, error_body(format_for_path(path), exc),
+            flow.response = json_response(exc.status, error_body(format_for_path(path), exc),
                                            {"x-gateway-request-id": rid})
             await self.local.unknown.seen(req.method, path, req.headers, rid, exc)
             return
@@ -111,7 +110,7 @@ class GatewayAddon:
             if cached is not None:
                 call.cache_hit = True
                 flow.metadata[CACHED] = True
-                flow.response = _json_response(cached.status, cached.body,
+                flow.response = json_response(cached.status, cached.body,
                                                {"content-type": cached.content_type})
             else:
                 self.apply_attempt(flow, attempt)
@@ -134,7 +133,7 @@ class GatewayAddon:
                                    status=426, error_type="invalid_request_error")
             port = await self.websockets.ensure_started()
         except GatewayError as exc:
-            flow.response = _json_response(exc.status, error_body(format_for_path(req.path), exc),
+            flow.response = json_response(exc.status, error_body(format_for_path(req.path), exc),
                                            {**headers, **exc.headers})
             return
         req.scheme, req.host, req.port = "http", "127.0.0.1", port
@@ -165,13 +164,13 @@ class GatewayAddon:
         flow.metadata[LOCAL] = True
         if call is None:
             fmt = format_for_path(flow.request.path)
-            flow.response = _json_response(error.status, error_body(fmt, error), error.headers)
+            flow.response = json_response(error.status, error_body(fmt, error), error.headers)
             return
         call.error = error
         call.status = error.status  # what the client gets (a provider's own status stays on
         #                             its attempt, and is logged as provider_status)
         headers = {**outcome.error_headers(call, self.hooks), **error.headers}
-        flow.response = _json_response(error.status, outcome.error_response_body(call, error), headers)
+        flow.response = json_response(error.status, outcome.error_response_body(call, error), headers)
         outcome.finish(call, self.hooks, error)
 
     # -- response side ------------------------------------------------------------------------
@@ -199,7 +198,7 @@ class GatewayAddon:
                 relay.capture = bytearray()
             flow.metadata[RELAY] = relay
             resp.stream = relay
-            _set_headers(resp, outcome.gateway_headers(call, self.hooks), keep_framing=True)
+            replace_upstream(resp, outcome.gateway_headers(call, self.hooks), keep_framing=True)
 
     @_fail_closed
     def response(self, flow: http.HTTPFlow) -> None:
@@ -250,7 +249,7 @@ class GatewayAddon:
             body = apply_json(filters, body)
             if any(f.modifies for f in filters):
                 resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        _set_headers(resp, outcome.gateway_headers(call, self.hooks))
+        replace_upstream(resp, outcome.gateway_headers(call, self.hooks))
         resp.headers["content-length"] = str(len(resp.raw_content or b""))
         if call.store_answer and not call.cache_hit and len(raw) <= CACHE_LIMIT:
             self._store(call, resp, raw)
@@ -281,20 +280,9 @@ class GatewayAddon:
             relay.abort()
             outcome.finish(call, self.hooks, UpstreamError(f"stream from provider interrupted: {message}"))
             return
-        error = call.error or upstream_failure(call, message)
+        error = call.error or outcome.upstream_failure(call, message)
         call.error = error
         outcome.finish(call, self.hooks, error)
-
-def upstream_failure(call: Call, message: str) -> GatewayError:
-    attempt = call.attempt
-    name = attempt.provider.name if attempt else "provider"
-    tried = outcome.tried_summary(call)
-    if "connection cancelled" in message:
-        return UpstreamError(f"connecting to provider {name} timed out; tried: {tried}", status=504)
-    if "timed out" in message or "timeout" in message:
-        return UpstreamError(f"provider {name} did not answer in time; tried: {tried}", status=504)
-    return UpstreamError(f"could not reach provider {name}: {outcome.scrub(message)}; tried: {tried}")
-
 
 @functools.lru_cache(maxsize=256)
 def _target(base_url: str) -> tuple[str, str, int, bytes]:
@@ -311,20 +299,3 @@ def _base_path(base_url: str) -> str:
 
 def _parts(out: bytes | list[bytes]) -> list[bytes]:
     return [out] if isinstance(out, bytes) else out
-
-
-def _json_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:
-    return http.Response.make(status, body, answer_headers.safe({"content-type": JSON, **headers}))
-
-
-_DROP = frozenset(n.encode() for n in outcome.DROP_UPSTREAM_HEADERS)
-_DROP_KEEP_FRAMING = _DROP - {b"transfer-encoding"}
-
-
-def _set_headers(resp: http.Response, extra: dict[str, str], keep_framing: bool = False) -> None:
-    """Drop the provider's private headers and add ours, in one pass over the header list."""
-    drop = _DROP_KEEP_FRAMING if keep_framing else _DROP
-    fields = [f for f in resp.headers.fields if f[0].lower() not in drop]
-    fields += [(k.encode(), v.encode("utf-8", "replace"))
-               for k, v in answer_headers.safe(extra).items()]
-    resp.headers = http.Headers(fields)

@@ -15,10 +15,6 @@ from gateway.pluginmanager import Hooks
 
 log = logging.getLogger("gateway.calls")
 
-# Upstream answer headers never passed to clients: they describe the gateway's provider account.
-DROP_UPSTREAM_HEADERS = ("set-cookie", "openai-organization", "openai-project",
-                         "anthropic-organization-id", "content-length", "transfer-encoding",
-                         "content-encoding", "connection", "keep-alive", "server", "alt-svc")
 _SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
 
 
@@ -145,6 +141,17 @@ def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
         f" error={error.error_type}: {error.message}" if error else "",
         extra=fields,
     )
+
+
+def upstream_failure(call: Call, message: str) -> GatewayError:
+    attempt = call.attempt
+    name = attempt.provider.name if attempt else "provider"
+    tried = tried_summary(call)
+    if "connection cancelled" in message:
+        return UpstreamError(f"connecting to provider {name} timed out; tried: {tried}", status=504)
+    if "timed out" in message or "timeout" in message:
+        return UpstreamError(f"provider {name} did not answer in time; tried: {tried}", status=504)
+    return UpstreamError(f"could not reach provider {name}: {scrub(message)}; tried: {tried}")
 
 
 def error_response_body(call: Call, error: GatewayError) -> bytes:
