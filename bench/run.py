@@ -29,27 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import _load, _procs, _report, _workers  # noqa: E402
+from bench import _load, _procs, _report, _rounds, _workers  # noqa: E402
 from bench._load import Call  # noqa: E402
 
 BUSY_WARNING = 0.25  # cores used by foreign processes, on average, before the figures are flagged
-NOTES = [
-    "req/s and latency: closed loop at a fixed concurrency over keep-alive connections; at saturation "
-    "latency ≈ concurrency / throughput, so the c1 figures show the per-call overhead without queueing.",
-    "p50/p99 of non-streaming calls include wrk's coordinated-omission correction (the Python "
-    "fallback applies the same): a stall of S ms also counts the calls that connection would have "
-    "sent meanwhile, so pauses (e.g. garbage collection) show in p99 as a user would feel them.",
-    "CPU per request: utime+stime of the process under test (all threads, /proc/<pid>/stat) during "
-    "the c16 phase ÷ requests — the mock provider for direct. The throughput goal compares its "
-    "inverse (req per CPU-second), which equals req/s on an otherwise idle core and is not lowered "
-    "when other processes share that core.",
-    "stream TTFB: from sending the request to the arrival of the first SSE `data:` event; streams run "
-    "back to back on every one of the concurrent connections, samples from the warm-up are dropped.",
-    "RSS: VmRSS of the process under test right after its load (of each worker in the workers section).",
-    "gateway: the normal `llm-gateway proxy` command (one process, auth on, all plugins from the entry "
-    "points, SQLite in a temporary data dir, its per-call log line included); gateway_dlp: the same, "
-    "with a key of an org that has DLP on (every prompt scanned, placeholders restored in the answer).",
-]
 LEVELS = (16, 64)  # non-streaming connections measured per target
 
 
@@ -65,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--with-mitmproxy", action="store_true", help=argparse.SUPPRESS)  # now the default
     parser.add_argument("--max-workers", type=int, default=2, help="workers section: 1 … N (0: skip)")
     parser.add_argument("--no-workers", action="store_true", help="skip the workers section")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved throughput rounds (bare mitmproxy and the gateways; 0: skip)")
+    parser.add_argument("--round-seconds", type=float, default=4.0, help="seconds per target and round")
     parser.add_argument("--quick", action="store_true", help="a few seconds in all: a smoke test")
     parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-install", action="store_true", help="never try to apt-get install wrk")
@@ -73,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.duration, args.warmup, args.streams = 1.0, 0.3, min(args.streams, 16)
         args.chunk_delay_ms, args.stream_words = 10, 8
+        args.rounds, args.round_seconds = min(args.rounds, 1), 1.0
     if args.duration <= 0 or args.duration > 600 or args.streams < 1 or args.max_workers < 0:
         parser.error("--duration must be in (0, 600], --streams at least 1, --max-workers at least 0")
     wanted = set(args.only or _report.TARGETS)
@@ -220,6 +207,7 @@ class Bench:
                 # One broken target (say, a gateway that does not start) must not lose the others.
                 failed[name] = str(exc)[-4000:]
                 print(f"bench: {name} failed: {exc}", file=sys.stderr, flush=True)
+        interleaved = self.interleaved(failed)
         workers: list[dict] = []
         if self.args.worker_counts:
             _procs.pin_self(None)
@@ -228,9 +216,21 @@ class Bench:
             except (RuntimeError, OSError, urllib.error.URLError) as exc:
                 failed["workers"] = str(exc)[-4000:]
                 print(f"bench: workers failed: {exc}", file=sys.stderr, flush=True)
-        _report.add_derived(targets)
+        _report.add_derived(targets, interleaved)
         return {"meta": self.meta(started), "targets": targets, "failed": failed,
-                "goals": _report.check_goals(targets), "workers": workers}
+                "goals": _report.check_goals(targets), "workers": workers, "interleaved": interleaved}
+
+    def interleaved(self, failed: dict[str, str]) -> dict:
+        names = [n for n in ("mitmproxy", *_report.GATEWAYS) if n in self.args.targets]
+        if self.args.rounds <= 0 or len(names) < 2 or names[0] != "mitmproxy":
+            return {}
+        try:
+            return _rounds.measure(self, names, self.args.rounds, self.args.round_seconds,
+                                   self.non_streaming)
+        except (RuntimeError, OSError, urllib.error.URLError) as exc:
+            failed["interleaved"] = str(exc)[-4000:]
+            print(f"bench: interleaved rounds failed: {exc}", file=sys.stderr)
+            return {}
 
     def run_target(self, name: str) -> dict:
         if name == "direct":
@@ -251,7 +251,7 @@ class Bench:
                 "load_core": self.load_core, "load_generator": "wrk" if self.wrk else "python-aiohttp",
                 "duration": a.duration, "warmup": a.warmup, "levels": list(LEVELS), "streams": a.streams,
                 "chunk_delay_ms": a.chunk_delay_ms, "stream_words": a.stream_words, "quick": a.quick,
-                "python": sys.version.split()[0], "notes": NOTES}
+                "python": sys.version.split()[0], "notes": _report.NOTES}
 
 
 def _preflight(plain: Call, streamed: Call) -> None:

@@ -1,0 +1,55 @@
+"""The throughput goal, measured in interleaved rounds.
+
+On a shared VM the CPU a request costs drifts by ±10 % over minutes, so two targets measured a few
+minutes apart can differ by that much for no reason of their own. Here bare mitmproxy and the
+gateways run side by side (pinned to the same core, idle while another one is loaded) and take
+turns under the same non-streaming load: a warm-up round, then `rounds` rounds of a few seconds
+each, in a rotating order. Each round gives one ratio per gateway (bare mitmproxy's CPU per
+request over the gateway's, both from that round); the goal uses their median.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from bench import _procs
+from bench._load import Call
+
+BASELINE = "mitmproxy"
+
+
+def measure(bench: Any, names: list[str], rounds: int, seconds: float,
+            load: Callable[[Call, int, float, str], dict]) -> dict[str, Any]:
+    """{"rounds": n, "seconds": s, "cpu_ms_per_req": {name: [per round]},
+    "ratio_vs_mitmproxy": {gateway: median ratio}} for `names` (bare mitmproxy among them)."""
+    for name in names:
+        if name.startswith("gateway"):
+            bench.gateway_key(name)  # the CLI writes the database before the proxies start
+    started: dict[str, tuple[_procs.Child, Call]] = {}
+    try:
+        for name in names:
+            child, url = bench.start_proxy(name)
+            started[name] = (child, bench.calls(url, name)[0])
+        per_round: dict[str, list[float]] = {name: [] for name in names}
+        for number in range(rounds + 1):  # round 0 warms every target up and is not counted
+            print(f"bench: interleaved round {number}/{rounds} …", file=sys.stderr, flush=True)
+            shift = number % len(names)
+            for name in names[shift:] + names[:shift]:
+                child, call = started[name]
+                cpu0 = child.cpu()
+                loaded = load(call, 16, seconds, f"round{number}-{name}")
+                if number and loaded["ok"]:
+                    per_round[name].append((child.cpu() - cpu0) * 1000 / loaded["ok"])
+    finally:
+        for child, _ in started.values():
+            bench.children.stop(child)
+    ratios = {}
+    for name in names:
+        if name == BASELINE or not per_round[name] or not per_round[BASELINE]:
+            continue
+        ratios[name] = statistics.median(b / g for b, g in zip(per_round[BASELINE], per_round[name]))
+    return {"rounds": rounds, "seconds": seconds, "cpu_ms_per_req": per_round,
+            "ratio_vs_mitmproxy": ratios}
