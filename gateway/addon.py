@@ -97,7 +97,7 @@ class GatewayAddon:
         except GatewayError as exc:
             flow.metadata[LOCAL] = True
             flow.response = json_response(exc.status, error_body(format_for_path(path), exc),
-                                           {"x-gateway-request-id": rid})
+                                          {"x-gateway-request-id": rid})
             await self.local.unknown.seen(req.method, path, req.headers, rid, exc)
             return
         call.intercepted = bool(flow.metadata.get(INTERCEPTED))
@@ -111,7 +111,7 @@ class GatewayAddon:
                 call.cache_hit = True
                 flow.metadata[CACHED] = True
                 flow.response = json_response(cached.status, cached.body,
-                                               {"content-type": cached.content_type})
+                                              {"content-type": cached.content_type})
             else:
                 self.apply_attempt(flow, attempt)
         except GatewayError as exc:
@@ -134,7 +134,7 @@ class GatewayAddon:
             port = await self.websockets.ensure_started()
         except GatewayError as exc:
             flow.response = json_response(exc.status, error_body(format_for_path(req.path), exc),
-                                           {**headers, **exc.headers})
+                                          {**headers, **exc.headers})
             return
         req.scheme, req.host, req.port = "http", "127.0.0.1", port
         req.headers["host"] = f"127.0.0.1:{port}"

@@ -8,6 +8,9 @@ lookups per call, measured at about 10 % of a non-streaming call's CPU. This sub
 event name, the list of (addon, handler) pairs (rebuilt whenever an addon is added or removed) and
 catches errors per handler with the same outcome as `safecall`: the error is logged as
 "Addon error" and the next handler runs; `AddonHalt` stops the event, `OptionsError` propagates.
+
+`runs_inline` and `trigger_now` let the gateway's connection handler (`gateway.connection_handler`)
+run an event whose handlers are all plain functions without a task, under the same policy.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ mitmproxy 11 runs each hook a layer asks for (`requestheaders`, `responseheaders
 an asyncio task of its own: a task, a debug name, a watchdog context manager, a trip through the
 event loop, then the `HookCompleted` event. And each `RequestWakeup` (the gateway asks for one per
 call: the first-byte deadline, see `gateway.stream_deadlines`) becomes a task sleeping on a timer,
-which still wakes up and walks the layer stack after its call has long finished. Together about a
-tenth of a non-streaming call's CPU.
+which still wakes up and walks the layer stack after its call has long finished. Together about
+5 % of a non-streaming call's instructions (callgrind), with consecutive writes to one connection
+sent as one (`_TopLayer`).
 
 `GatewayConnectionHandler` keeps mitmproxy's handler and changes only how those two commands are
 carried out:

@@ -81,9 +81,10 @@ class DeadlinesMixin(HttpStream):
         return ok
 
     def _gw_arm(self, remaining: float) -> CommandGenerator[None]:
-        """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is an asyncio task
-        until it fires, and one 120-second task per request would pile up tens of thousands of
-        them under load (memory and collector time). Short ticks re-arm while still waiting."""
+        """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is a loop timer
+        (`gateway.connection_handler`; an asyncio task under mitmproxy's own handler) until it
+        fires or the call ends, and one 120-second one per request would pile up tens of
+        thousands under load. Short ticks re-arm while still waiting."""
         wakeup = TimedWakeup(max(0.0, min(remaining, _TICK)))
         self._gw_waiting = wakeup
         self._gw_armed += (wakeup,)
