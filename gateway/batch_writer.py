@@ -86,7 +86,8 @@ class BatchWriter(Generic[R]):
             self._last_complaint = now
             kept = " (they stay in the spool)" if self._deferred else ""
             self._log.error("%s: the write queue is full (%d records); %d left memory so far%s "
-                      "— is the database reachable?", self._label, self.queue_size, self.dropped, kept)
+                            "— is the database reachable?", self._label, self.queue_size,
+                            self.dropped, kept)
 
     def depth(self) -> int:
         return len(self._items)
