@@ -298,7 +298,9 @@ class ResponseFilter:
 
     Filters are chained in hook order (translation first, then DLP, then metering). Override only
     what you need; the defaults pass everything through unchanged. A filter that only reads (never
-    changes a body or an event) sets `modifies = False`, which spares re-serialising the answer.
+    changes a body or an event) sets `modifies = False`, which spares re-serialising the answer;
+    one that knows only after looking sets it in `on_json` (the core reads it after every filter's
+    `on_json` ran).
     """
 
     modifies: bool = True

@@ -72,7 +72,8 @@ class Placeholders:
         text inside a JSON string (tool-call arguments), where the value must be JSON-escaped."""
         if "[" not in text or not self._values:
             return text
-        return PLACEHOLDER_RE.sub(self._escaped_value if escape else self._value, text)
+        restored = PLACEHOLDER_RE.sub(self._escaped_value if escape else self._value, text)
+        return text if restored == text else restored  # unchanged: the same object
 
     def _value(self, m: re.Match[str]) -> str:
         return self._values.get(m.group(0), m.group(0))

@@ -21,18 +21,23 @@ from plugins.dlp._placeholders import Placeholders
 JSON_TEXT_KEYS = frozenset({"arguments", "partial_json"})
 
 
-def restore_tree(value: Any, ph: Placeholders, escape: bool = False) -> Any:
-    """Restore every string inside `value` (in place for containers); returns the new value."""
+def restore_tree(value: Any, ph: Placeholders, escape: bool = False,
+                 changed: list[bool] | None = None) -> Any:
+    """Restore every string inside `value` (in place for containers); returns the new value.
+    `changed` (if given) gets a True appended for every string that was changed."""
     if isinstance(value, str):
-        return ph.restore(value, escape)
+        restored = ph.restore(value, escape)
+        if changed is not None and restored is not value:
+            changed.append(True)
+        return restored
     if isinstance(value, dict):
         for k, v in value.items():
             if isinstance(v, (str, dict, list)):
-                value[k] = restore_tree(v, ph, escape or k in JSON_TEXT_KEYS)
+                value[k] = restore_tree(v, ph, escape or k in JSON_TEXT_KEYS, changed)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             if isinstance(v, (str, dict, list)):
-                value[i] = restore_tree(v, ph, escape)
+                value[i] = restore_tree(v, ph, escape, changed)
     return value
 
 
@@ -53,7 +58,11 @@ class RestoreFilter(ResponseFilter):
     # -- whole answers --------------------------------------------------------------------------
 
     def on_json(self, body: Any) -> Any:
-        return restore_tree(body, self.ph)
+        # Most answers quote none of the values: then the answer is not serialised again.
+        changed: list[bool] = []
+        body = restore_tree(body, self.ph, changed=changed)
+        self.modifies = bool(changed)
+        return body
 
     # -- streams --------------------------------------------------------------------------------
 

@@ -182,3 +182,17 @@ def test_on_json_restores_every_answer_shape():
         "to": "jane@example.com"}
     assert f.on_json(anthropic)["content"][1]["input"] == {"to": ["jane@example.com"]}
     assert f.on_json(responses)["output"][0]["content"][0]["text"] == "jane@example.com"
+
+
+def test_a_whole_answer_is_serialised_again_only_when_a_value_went_back():
+    """The core re-serialises a whole answer only if a filter says it changed it: an answer that
+    quotes no redacted value leaves the gateway as the provider wrote it."""
+    _, ph, _ = redact("write to ada@example.com")
+    token = next(iter(ph._values))
+    quiet = RestoreFilter(ph)
+    body = {"choices": [{"message": {"content": "done, see [NOTE_1]"}}], "usage": {"n": [1, "x"]}}
+    assert quiet.on_json(body) == body and quiet.modifies is False
+    echoing = RestoreFilter(ph)
+    restored = echoing.on_json({"choices": [{"message": {"content": f"mailed {token}"}}]})
+    assert restored["choices"][0]["message"]["content"] == "mailed ada@example.com"
+    assert echoing.modifies is True
