@@ -15,9 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
 from mitmproxy import http
-from mitmproxy.net.http import url as mitm_url
 
-from gateway import outcome, ws_bridge
+from gateway import outcome, upstream_request, ws_bridge
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
@@ -142,19 +141,7 @@ class GatewayAddon:
 
     def apply_attempt(self, flow: http.HTTPFlow, attempt: Attempt) -> None:
         """Point the flow at the attempt's provider (also used by the stream layer on retry)."""
-        req = flow.request
-        scheme, host, port, hostport = _target(attempt.provider.base_url)
-        fields = [(b"host", hostport), (b"content-type", b"application/json"),
-                  (b"accept-encoding", b"identity")]
-        fields += [(k.encode(), v.encode()) for k, v in attempt.headers.items()]
-        if "close" in req.headers.get("connection", "").lower():
-            # mitmproxy decides whether to close the client's connection from these headers
-            fields.append((b"connection", b"close"))
-        req.headers = http.Headers(fields)
-        req.method = "POST"
-        req.scheme, req.host, req.port = scheme, host, port
-        req.path = _base_path(attempt.provider.base_url) + attempt.path
-        req.content = self.pipeline.upstream_body(attempt)
+        host = upstream_request.point(flow.request, attempt, self.pipeline.upstream_body(attempt))
         if attempt.provider.address_guard is not None:
             self.upstream.guard(host, attempt.provider.address_guard == "private")
 
@@ -283,19 +270,6 @@ class GatewayAddon:
         error = call.error or outcome.upstream_failure(call, message)
         call.error = error
         outcome.finish(call, self.hooks, error)
-
-@functools.lru_cache(maxsize=256)
-def _target(base_url: str) -> tuple[str, str, int, bytes]:
-    """(scheme, host, port, Host header) of a provider base URL, parsed once."""
-    scheme, host, port, _ = mitm_url.parse(base_url)
-    scheme_s, host_s = scheme.decode(), host.decode("idna")
-    return scheme_s, host_s, port, mitm_url.hostport(scheme_s, host_s, port).encode("idna")
-
-
-@functools.lru_cache(maxsize=256)
-def _base_path(base_url: str) -> str:
-    return str(mitm_url.parse(base_url)[3].decode()).rstrip("/")
-
 
 def _parts(out: bytes | list[bytes]) -> list[bytes]:
     return [out] if isinstance(out, bytes) else out
