@@ -22,7 +22,6 @@ import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from mitmproxy import http
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.layer import CommandGenerator
 from mitmproxy.proxy.layers import http as http_layers
@@ -42,7 +41,7 @@ from gateway import outcome
 from gateway.apierrors import error_body, format_for_path
 from gateway.call import Call, Failure
 from gateway.errors import GatewayError, InternalError, PayloadTooLarge, UpstreamError
-from gateway.headers import safe
+from gateway.headers import json_response
 from gateway.pipeline import new_request_id
 from gateway.stream_deadlines import ADDON, CALL, DeadlinesMixin
 
@@ -137,8 +136,7 @@ class GatewayHttpStream(DeadlinesMixin):
             path = self.flow.request.path if getattr(self, "flow", None) else "/"
             body = error_body(format_for_path(path), error)
             headers = {"x-gateway-request-id": new_request_id()}
-        resp = http.Response.make(error.status, body,
-                                  safe({"content-type": "application/json", **headers}))
+        resp = json_response(error.status, body, headers)
         self._gw_headers_sent = True
         yield SendHttp(ResponseHeaders(self.stream_id, resp, False), self.context.client)
         yield SendHttp(ResponseData(self.stream_id, body), self.context.client)

@@ -30,6 +30,7 @@ from mitmproxy import http
 from mitmproxy.connection import Client
 from mitmproxy.tls import ClientHelloData
 
+from gateway.headers import json_response
 from gateway.keys import KEY_MARKER
 from gateway.pipeline import credential_of
 
@@ -117,8 +118,7 @@ class Interceptor:
                 headers: dict[str, str] | None = None) -> None:
         body = json.dumps({"error": {"message": message, "type": "invalid_request_error",
                                      "param": None, "code": None}})
-        flow.response = http.Response.make(status, body, {"content-type": "application/json",
-                                                          **(headers or {})})
+        flow.response = json_response(status, body.encode(), headers or {})
 
     def _client_allowed(self, flow: http.HTTPFlow) -> bool:
         if not self.config.allow:
