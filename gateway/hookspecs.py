@@ -9,7 +9,9 @@ Hooks that receive a `call` reach the process's context (a `gateway.host.PluginH
 `call.ctx`; the others get a `ctx` argument. Keep plugin state there (e.g.
 `ctx.extensions["routing"]`), never in module globals: tests run many gateways in one process.
 A plugin's per-call state goes in `call.stash` (`gateway.stash.StashKey`); facts for other
-plugins are typed fields of `Call`/`Attempt`.
+plugins are typed fields of `Call`/`Attempt`. The stash is emptied once the end-of-call hooks
+have run, so what a plugin keeps there (say, a filter that refers back to the call) never
+keeps the call alive as a reference cycle.
 A feature toggle (admin Gateway Settings → Features) is read from the caller:
 `"<key>" in call.principal.features` (see `gateway.features`).
 

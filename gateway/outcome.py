@@ -141,6 +141,18 @@ def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
         f" error={error.error_type}: {error.message}" if error else "",
         extra=fields,
     )
+    _release(call, error)
+
+
+def _release(call: Call, error: GatewayError | None) -> None:
+    """The call is over: let it be freed by reference counting as soon as its request is, not by
+    the cycle collector (whose collections then paused the event loop for 5–70 ms under load).
+    Plugins' per-call objects in the stash often refer back to the call, and an error's traceback
+    holds the frames that had the call as a local."""
+    call.stash.clear()
+    for exc in (error, call.error):
+        if exc is not None:
+            exc.__traceback__ = None
 
 
 def upstream_failure(call: Call, message: str) -> GatewayError:

@@ -61,3 +61,6 @@ class Stash:
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
