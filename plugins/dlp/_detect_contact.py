@@ -157,5 +157,5 @@ RULES = (
     Rule("email", "EMAIL", "contact", find_emails, "e-mail addresses", triggers=("@",), priority=20),
     Rule("phone", "PHONE", "contact", find_phones,
          "phone numbers in international (+CC) or separated national formats, validated with "
-         "the phonenumbers library", priority=60),
+         "the phonenumbers library", priority=60, min_digits=7),
 )

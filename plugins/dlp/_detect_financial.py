@@ -142,11 +142,11 @@ RULES = (
     Rule("payment_card", "CARD", "financial", find_cards,
          "payment card numbers of every current network, any separators (Luhn and issuer range "
          "checked)",
-         priority=10),
+         priority=10, min_digits=13),
     Rule("iban", "IBAN", "financial", find_ibans,
          "IBANs in any letter case (country length and mod-97 checked)",
          priority=10),
     Rule("us_ssn", "SSN", "financial", find_ssns,
          "US social security numbers (SSA area/group/serial rules; nine bare digits only after an "
-         "SSN label)", priority=15),
+         "SSN label)", priority=15, min_digits=9),
 )

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
+from plugins.dlp._literals import Literals
 from plugins.dlp._re2 import convert
 
 log = logging.getLogger("gateway.dlp")
@@ -102,29 +103,6 @@ def _rule(doc: dict[str, Any]) -> VendorRule | None:
                       float(doc.get("entropy", 0)), int(doc.get("secretGroup", 0)), allows)
 
 
-_Node: TypeAlias = dict[str, "_Node"]  # a trie node: next character → node ("" marks an end)
-
-
-def _trie(words: Iterable[str]) -> str:
-    """One regex for many literals, factored by common prefix: CPython's `re` then tries each
-    position once instead of once per keyword (measured 2.6 ms against 13 ms of `str.find`s)."""
-    root: _Node = {}
-    for w in words:
-        node = root
-        for c in w:
-            node = node.setdefault(c, {})
-        node[""] = {}
-
-    def build(node: _Node) -> str:
-        alts = [re.escape(c) + build(sub) for c, sub in sorted(node.items()) if c]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 and "" not in node else f"(?:{'|'.join(alts)})"
-        return body + ("?" if "" in node else "")
-
-    return build(root)
-
-
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[VendorRule, ...]
@@ -136,24 +114,15 @@ class RuleSet:
         return frozenset(k for r in self.rules for k in r.keywords)
 
     @cached_property
-    def _keywords(self) -> re.Pattern[str]:
-        return re.compile(f"(?=({_trie(self.words)}))")  # a lookahead: overlapping hits too
-
-    @cached_property
-    def _prefixes(self) -> dict[str, tuple[str, ...]]:
-        return {}  # longest keyword at a position → every keyword it starts with
+    def _keywords(self) -> Literals:
+        return Literals(self.words)  # one pass for all keywords, overlapping hits included
 
     def keyword_hits(self, low: str) -> dict[str, list[int]]:
         """Where each keyword occurs in the lower-cased text."""
         hits: dict[str, list[int]] = {}
-        for m in self._keywords.finditer(low):
-            longest = m.group(1)
-            found = self._prefixes.get(longest)
-            if found is None:
-                found = tuple(k for k in self.words if longest.startswith(k))
-                self._prefixes[longest] = found
+        for pos, found in self._keywords.hits(low):
             for k in found:
-                hits.setdefault(k, []).append(m.start())
+                hits.setdefault(k, []).append(pos)
         return hits
 
 
