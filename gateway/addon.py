@@ -22,6 +22,7 @@ from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
 from gateway.headers import JSON, json_response, replace_upstream
 from gateway.intercept import INTERCEPTED, PASSTHROUGH
+from gateway.jsontext import compact_bytes
 from gateway.local_routes import LocalRoutes
 from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
 from gateway.streaming import StreamRelay, apply_json
@@ -235,7 +236,7 @@ class GatewayAddon:
         if filters:
             body = apply_json(filters, body)
             if any(f.modifies for f in filters):
-                resp.content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+                _set_body(resp, compact_bytes(body))
         replace_upstream(resp, outcome.gateway_headers(call, self.hooks))
         resp.headers["content-length"] = str(len(resp.raw_content or b""))
         if call.store_answer and not call.cache_hit and len(raw) <= CACHE_LIMIT:
@@ -273,3 +274,13 @@ class GatewayAddon:
 
 def _parts(out: bytes | list[bytes]) -> list[bytes]:
     return [out] if isinstance(out, bytes) else out
+
+
+def _set_body(resp: http.Response, body: bytes) -> None:
+    """A rewritten whole answer. mitmproxy's `content` setter looks up and applies the
+    content-encoding and rewrites the length header on every call; an answer without an encoding
+    takes the bytes as they are (the caller sets the length)."""
+    if "content-encoding" in resp.headers:
+        resp.content = body
+    else:
+        resp.data.content = body

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gateway.jsontext import compact
 from gateway.stash import Stash
 
 if TYPE_CHECKING:
@@ -255,7 +256,7 @@ class SSEEvent:
 
     @classmethod
     def from_json(cls, value: Any, event: str | None = None) -> SSEEvent:
-        ev = cls(json.dumps(value, separators=(",", ":"), ensure_ascii=False), event)
+        ev = cls(compact(value), event)
         ev._json = value
         return ev
 
@@ -279,7 +280,7 @@ class SSEEvent:
     @json.setter
     def json(self, value: Any) -> None:
         self._json = value
-        self._data = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        self._data = compact(value)
         self._raw = None
 
     def touch(self) -> None:

@@ -6,7 +6,6 @@ Everything here is independent of mitmproxy; the addon and the stream layer call
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from typing import Any
 from gateway.call import ApiFormat, Attempt, Call, Endpoint, Failure, Principal
 from gateway.context import GatewayContext
 from gateway.errors import AuthenticationFailed, BadRequest, Forbidden, GatewayError, NotFound, UpstreamError
+from gateway.jsontext import compact_bytes
 from gateway.providers import auth_headers, upstream_path
 from gateway.validation import check_headers, clean_path, parse_body, validate
 
@@ -133,7 +133,7 @@ class Pipeline:
 
     @staticmethod
     def upstream_body(attempt: Attempt) -> bytes:
-        return json.dumps(attempt.body, separators=(",", ":"), ensure_ascii=False).encode()
+        return compact_bytes(attempt.body)
 
 
 def endpoint_for(method: str, path: str) -> Endpoint:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gateway.jsontext import compact_ascii
 from plugins.metering._ledger import Hold, Settlement
 from plugins.metering._records import LogRecord
 
@@ -44,7 +45,7 @@ def encode(record: LogRecord | Settlement) -> str:
                                 "cost": record.cost}
     else:
         data = {"k": "log", "row": record.row, "bodies": record.bodies}
-    return json.dumps(data, separators=(",", ":"), default=str)
+    return compact_ascii(data)
 
 
 def decode(data: dict[str, Any]) -> LogRecord | Settlement:
