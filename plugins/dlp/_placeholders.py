@@ -170,4 +170,4 @@ def derive_hash_key(secret_key: bytes) -> bytes:
 
 
 def value_hash(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, value.encode("utf-8"), "sha256").hex()  # one-shot: OpenSSL's own

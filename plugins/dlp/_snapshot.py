@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ class Scope:
     scanner: Scanner
     allow: AllowList = AllowList()
 
-    @property
+    @cached_property
     def marker(self) -> str:
         """What the response cache adds to its key: scope, the rules and allow-list in force."""
         return f"{self.kind}:{self.id}:{self.scanner.fingerprint}{self.allow.fingerprint}"

@@ -74,8 +74,9 @@ class DlpState:
         placeholders, redactor = self._redact(call, scope)
         if placeholders:
             call.stash[PLACEHOLDERS] = placeholders
-            self.writer.put([self._event(call, scope, "redaction", rule, count,
-                                         sorted(redactor.hashes[rule]))
+            event = self._event(call, scope, "redaction")
+            self.writer.put([{**event, "rule": rule, "match_count": count,
+                              "value_hashes": sorted(redactor.hashes[rule])}
                              for rule, count in sorted(redactor.counts.items())])
 
     def _redact(self, call: Call, scope: Scope) -> tuple[Placeholders, Redactor]:
