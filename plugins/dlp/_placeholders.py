@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections import defaultdict
 from itertools import accumulate
 
 from plugins.dlp._allowlist import AllowList
@@ -35,9 +34,9 @@ class Placeholders:
         self._values: dict[str, str] = {}
         self._escaped: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
-        self._counters: dict[str, int] = defaultdict(int)
+        self._counters: dict[str, int] = {}
         self._reserved: set[tuple[str, int]] = set()
-        self._prefixes: set[str] = set()  # proper prefixes of issued placeholders
+        self._prefixes: set[str] | None = None  # proper prefixes of issued placeholders (streams)
         self.max_len = 0
 
     def __repr__(self) -> str:
@@ -56,15 +55,16 @@ class Placeholders:
         token = self._by_value.get((label, value))
         if token is not None:
             return token
-        n = self._counters[label] + 1
+        n = self._counters.get(label, 0) + 1
         while (label, n) in self._reserved:
             n += 1
         self._counters[label] = n
         token = f"[{label}_{n}]"
         self._by_value[(label, value)] = token
         self._values[token] = value
-        self._prefixes.update(token[:k] for k in range(1, len(token)))
-        self.max_len = max(self.max_len, len(token))
+        self._prefixes = None
+        if len(token) > self.max_len:
+            self.max_len = len(token)
         return token
 
     def restore(self, text: str, escape: bool = False) -> str:
@@ -92,9 +92,12 @@ class Placeholders:
         (len(text) when none could): the only part a stream must hold back."""
         if "[" not in text:
             return len(text)
+        prefixes = self._prefixes
+        if prefixes is None:  # built when a stream first needs it (whole answers never do)
+            prefixes = self._prefixes = {t[:k] for t in self._values for k in range(1, len(t))}
         j = text.find("[", max(0, len(text) - self.max_len + 1))
         while j != -1:
-            if text[j:] in self._prefixes:
+            if text[j:] in prefixes:
                 return j
             j = text.find("[", j + 1)
         return len(text)
@@ -111,8 +114,8 @@ class Redactor:
         self.placeholders = placeholders
         self.deadline = deadline
         self._hash_key = hash_key
-        self.counts: dict[str, int] = defaultdict(int)
-        self.hashes: dict[str, set[str]] = defaultdict(set)
+        self.counts: dict[str, int] = {}
+        self.hashes: dict[str, set[str]] = {}
 
     def redact(self, text: str) -> str:
         return self.redact_parts([text])[0]
@@ -132,14 +135,22 @@ class Redactor:
         return splice(parts, edits)
 
     def _issue(self, f: Found, value: str) -> str:
-        self.counts[f.rule.name] += 1
-        self.hashes[f.rule.name].add(value_hash(self._hash_key, strip(value)))
+        name = f.rule.name
+        self.counts[name] = self.counts.get(name, 0) + 1
+        self.hashes.setdefault(name, set()).add(value_hash(self._hash_key, strip(value)))
         return self.placeholders.issue(f.rule.label, value)
 
 
 def splice(parts: list[str], edits: list[tuple[int, int, str]]) -> list[str]:
     """Apply `edits` ((start, end, replacement) in the joined text, in order, not overlapping) to
     `parts`: each replacement goes into the part holding its first character."""
+    if len(parts) == 1 and edits:  # one text (most): cut and join
+        text, pieces, pos = parts[0], [], 0
+        for start, end, replacement in edits:
+            pieces += (text[pos:start], replacement)
+            pos = end
+        pieces.append(text[pos:])
+        return ["".join(pieces)]
     bounds = [0, *accumulate(map(len, parts))]
     out: list[list[str]] = [[] for _ in parts]
     touched = [False] * len(parts)

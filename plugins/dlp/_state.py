@@ -61,7 +61,8 @@ class DlpState:
         if scope is None or principal is None:  # (no principal has no scope)
             call.dlp_scope = "off"
             return
-        if str(call.headers.get(BYPASS_HEADER, "")).strip().lower() in ("1", "true"):
+        bypass = call.headers.get(BYPASS_HEADER)
+        if bypass is not None and str(bypass).strip().lower() in ("1", "true"):
             if snapshot.may_bypass(principal):
                 call.dlp_scope = "bypass"
                 self.writer.put([self._event(call, scope, "bypass")])
