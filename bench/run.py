@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,11 +227,17 @@ class Bench:
             return {}
         try:
             return _rounds.measure(self, names, self.args.rounds, self.args.round_seconds,
-                                   self.non_streaming)
+                                   self.non_streaming, self.round_streams)
         except (RuntimeError, OSError, urllib.error.URLError) as exc:
             failed["interleaved"] = str(exc)[-4000:]
             print(f"bench: interleaved rounds failed: {exc}", file=sys.stderr)
             return {}
+
+    def round_streams(self, streamed: Call, cpu: Callable[[], float]) -> float:
+        """CPU ms per stream of one target's turn in an interleaved round."""
+        warmup = min(1.0, self.args.warmup)  # the process is warm: this staggers the streams
+        figures = _load.stream_load(streamed, self.args.streams, warmup, self.args.round_seconds, cpu)
+        return figures["cpu_ms_per_stream"]
 
     def run_target(self, name: str) -> dict:
         if name == "direct":
