@@ -124,7 +124,9 @@ class Spool:
         data = (line + "\n").encode()
         os.write(self._fd, data)
         self._size += len(data)
-        self._dirty.set()
+        if not self._dirty.is_set():  # set() takes a lock and notifies, on every call
+            self._dirty.set()  # (set already: the syncer has not cleared it, so its next
+            #                     fdatasync comes after this write)
 
     def _sync_loop(self) -> None:
         while not self._closed.is_set():
