@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from mitmproxy.proxy import commands, events
@@ -38,7 +37,7 @@ from mitmproxy.proxy.layers.http import (
     SendHttp,
 )
 
-from gateway import outcome
+from gateway import outcome, stream_retire
 from gateway.apierrors import error_body, format_for_path
 from gateway.call import Call, Failure
 from gateway.errors import GatewayError, InternalError, PayloadTooLarge, UpstreamError
@@ -81,29 +80,11 @@ class GatewayHttpStream(DeadlinesMixin):
                 yield from self._gw_filter(super()._handle_event(event))
         except Exception:
             yield from self._gw_fail_closed()
-        if getattr(self.server_state, "__func__", None) in _ENDED:
+        if stream_retire.ended(self.server_state):
             if self._gw_armed:
                 self._gw_release_wakeups()
-            if (getattr(self.client_state, "__func__", None) in _ENDED and self.child_layer is None
-                    and "_handle_event" not in self.__dict__):
-                self._gw_retire()
-
-    def _gw_retire(self) -> None:
-        """Both directions are over: undo the two ways a stream refers to itself, so it is freed
-        (with its flow, bodies and call) as soon as mitmproxy lets go of it, instead of waiting
-        for the cycle collector. Its layer list holds it, and `client_state`/`server_state` hold
-        bound methods of it; `RetiredHttpStream` keeps those as plain functions and binds them on
-        each read, so late events and comparisons see exactly what they saw before."""
-        if isinstance(self, RetiredHttpStream):
-            return
-        layers = self.context.layers
-        if self in layers:
-            self.mode  # noqa: B018 - cached now: it finds its parent layer through the list
-            layers.remove(self)
-        states = {name: self.__dict__.pop(name) for name in _STATES}
-        self.__class__ = RetiredHttpStream
-        for name, state in states.items():
-            setattr(self, name, state)
+            if stream_retire.finished(self):
+                stream_retire.retire(self)  # freed as soon as mitmproxy lets go of it
 
     def _gw_fail_closed(self) -> CommandGenerator[None]:
         call, _ = self._gw()
@@ -262,35 +243,6 @@ class GatewayHttpStream(DeadlinesMixin):
             if (yield from self._gw_try_next(call, Failure(kind, event.message))):
                 return
         yield from super().handle_protocol_error(event)
-
-
-_ENDED = (GatewayHttpStream.state_done, GatewayHttpStream.state_errored)
-_STATES = ("client_state", "server_state")
-
-
-class _State:
-    """A retired stream's `client_state` or `server_state`: a state of the stream itself is kept
-    as its function (no reference back to the stream), any other callable as it is."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.key = f"_gw_{name}"
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value, own = obj.__dict__[self.key]
-        return MethodType(value, obj) if own else value
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        own = isinstance(value, MethodType) and value.__self__ is obj
-        obj.__dict__[self.key] = (value.__func__, True) if own else (value, False)
-
-
-class RetiredHttpStream(GatewayHttpStream):
-    """A finished stream (see `GatewayHttpStream._gw_retire`); behaves exactly like one."""
-
-    client_state = _State()
-    server_state = _State()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -145,7 +145,8 @@ def splice(parts: list[str], edits: list[tuple[int, int, str]]) -> list[str]:
     """Apply `edits` ((start, end, replacement) in the joined text, in order, not overlapping) to
     `parts`: each replacement goes into the part holding its first character."""
     if len(parts) == 1 and edits:  # one text (most): cut and join
-        text, pieces, pos = parts[0], [], 0
+        text, pos = parts[0], 0
+        pieces: list[str] = []
         for start, end, replacement in edits:
             pieces += (text[pos:start], replacement)
             pos = end
