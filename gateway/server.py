@@ -58,7 +58,7 @@ def _tune_gc() -> None:
     one connection, a threshold of 50 000 made each young collection pause the loop 15–50 ms
     (p99.9 38 ms, max 53 ms); at 700 no pause passed 5 ms and throughput rose by 9 %.
 
-    A finished call leaves no reference cycle (`GatewayHttpStream._gw_retire`, `outcome.finish`;
+    A finished call leaves no reference cycle (`gateway.stream_retire`, `outcome.finish`;
     tests/test_no_cycles.py): its flow, bodies and call are freed by reference counting when
     the request ends. Before, every flow was a cycle that only a middle or full collection freed
     (5–70 ms pauses under load, ~45 µs of collector time per call; now ~24 µs). CPython skips a
