@@ -207,7 +207,7 @@ async def _stream_load(call: Call, streams: int, warmup: float, duration: float,
     ttfbs = [s[0] for s in samples]
     return {"streams": len(samples), "failed": sum(failures.values()), "failures": dict(failures),
             "ttfb_p50_ms": percentile(ttfbs, 50),
-            "ttfb_p99_ms": percentile(ttfbs, 99),
+            "ttfb_p99_ms": percentile(ttfbs, 99), "ttfb_ms": ttfbs,
             "duration_mean_ms": statistics.fmean(s[1] for s in samples) if samples else 0.0,
             "frames_mean": statistics.fmean(s[2] for s in samples) if samples else 0.0,
             "cpu_ms_per_stream": cpu_used * 1000 / len(samples) if samples else 0.0}

@@ -226,18 +226,20 @@ class Bench:
         if self.args.rounds <= 0 or len(names) < 2 or names[0] != "mitmproxy":
             return {}
         try:
+            direct = None
+            if "direct" in self.args.targets:
+                direct = (self.calls(self.mock_url, "direct")[1], self.mock.cpu)
             return _rounds.measure(self, names, self.args.rounds, self.args.round_seconds,
-                                   self.non_streaming, self.round_streams)
+                                   self.non_streaming, self.round_streams, direct)
         except (RuntimeError, OSError, urllib.error.URLError) as exc:
             failed["interleaved"] = str(exc)[-4000:]
             print(f"bench: interleaved rounds failed: {exc}", file=sys.stderr)
             return {}
 
-    def round_streams(self, streamed: Call, cpu: Callable[[], float]) -> float:
-        """CPU ms per stream of one target's turn in an interleaved round."""
+    def round_streams(self, streamed: Call, cpu: Callable[[], float]) -> dict:
+        """The streaming figures of one target's turn in an interleaved round."""
         warmup = min(1.0, self.args.warmup)  # the process is warm: this staggers the streams
-        figures = _load.stream_load(streamed, self.args.streams, warmup, self.args.round_seconds, cpu)
-        return figures["cpu_ms_per_stream"]
+        return _load.stream_load(streamed, self.args.streams, warmup, self.args.round_seconds, cpu)
 
     def run_target(self, name: str) -> dict:
         if name == "direct":

@@ -40,9 +40,14 @@ def test_bench_quick_reports_every_target(tmp_path: Path) -> None:
     assert set(rounds["stream_ratio_vs_mitmproxy"]) == {"gateway", "gateway_dlp"}
     assert all(len(v) == rounds["rounds"] for v in rounds["cpu_ms_per_stream"].values())
     assert result["targets"]["gateway_dlp"]["stream_cpu_ratio_interleaved"] > 0
+    assert set(rounds["ttfb_p50_added"]) == {"gateway", "gateway_dlp"}
+    assert all(len(v) == rounds["rounds"] for v in rounds["ttfb_p50_ms"].values())
+    assert set(rounds["ttfb_p50_ms"]) == {"direct", "mitmproxy", "gateway", "gateway_dlp"}
+    assert result["targets"]["gateway"]["stream_ttfb_p99_interleaved"] > 0
     assert [run["workers"] for run in result["workers"]] == [1, 2]
     assert all(len(run["rss_mb"]) == run["workers"] for run in result["workers"])
     markdown = (tmp_path / "latest.md").read_text()
     assert "| bare mitmproxy, no-op addon |" in markdown and "## Goals" in markdown
     assert "## Throughput in interleaved rounds" in markdown
     assert "## CPU per stream in the same rounds" in markdown
+    assert "## Stream first byte in the same rounds" in markdown
