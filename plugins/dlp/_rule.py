@@ -28,6 +28,17 @@ class ScanTimeout(Exception):
     """Scanning went past its time budget."""
 
 
+def count_digits(text: str, cap: int) -> int:
+    """The number of digits in `text`, counted up to `cap` (all a pre-check needs to know)."""
+    n = 0
+    if cap:
+        for _ in DIGIT.finditer(text):
+            n += 1
+            if n >= cap:
+                break
+    return n
+
+
 def check_deadline() -> None:
     deadline = DEADLINE.get()
     if deadline is not None and time.perf_counter() > deadline:
@@ -52,8 +63,8 @@ class Rule:
 
     def applies(self, text: str, lowered: Callable[[], str]) -> bool:
         """Whether `find` can find anything in `text`, by the pre-checks alone. The definition:
-        the scanner decides the same for all its rules at once (`Scanner._scan`)."""
-        if self.min_digits and len(DIGIT.findall(text)) < self.min_digits:
+        the scanner decides the same for all its rules at once (`Scanner.candidates`)."""
+        if count_digits(text, self.min_digits) < self.min_digits:
             return False
         if not self.triggers and not self.itriggers:
             return True

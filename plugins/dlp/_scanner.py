@@ -20,13 +20,14 @@ import hashlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from plugins.dlp import _detect_contact, _detect_financial, _detect_network, _detect_optin, _detect_secrets
 from plugins.dlp._invisible import format_chars, visible
 from plugins.dlp._literals import Literals
-from plugins.dlp._rule import DEADLINE, DIGIT, Rule, ScanTimeout
+from plugins.dlp._rule import DEADLINE, Rule, ScanTimeout, count_digits
 
 ALL_RULES: dict[str, Rule] = {
     rule.name: rule
@@ -60,7 +61,7 @@ class Scanner:
         format_chars()  # now, not in the first call that needs it
         # digest → finds as flat (start, end, rule index) ints, oldest first: tuples of ints are
         # no work for the cycle collector, tuples of `Found` (which hold a Rule) would be.
-        self._seen: dict[bytes, tuple[int, ...]] = {}
+        self._seen: OrderedDict[bytes, tuple[int, ...]] = OrderedDict()
         self._index = {rule.name: i for i, rule in enumerate(self.rules)}
         self._cache_entries = cache_entries
         self._lock = threading.Lock()
@@ -90,7 +91,9 @@ class Scanner:
             with self._lock:
                 self._seen[key] = entry
                 if len(self._seen) > self._cache_entries:
-                    del self._seen[next(iter(self._seen))]
+                    # A dict's oldest key sits behind the slots its evictions left empty, so
+                    # `next(iter(...))` walks further every time: 2.4 against 0.7 µs an insert.
+                    self._seen.popitem(last=False)
         return found
 
     def _scan_visible(self, text: str, deadline: float | None) -> list[Found]:
@@ -105,7 +108,7 @@ class Scanner:
         them with one pass per kind of pre-check instead of one per rule."""
         present = self._triggers.present(text)
         ipresent = self._itriggers.present(text.lower()) if self._itriggers.words else set()
-        digits = _count_digits(text, self._digits_needed)
+        digits = count_digits(text, self._digits_needed)
         rules = self.rules
         return [rules[i] for i, min_digits, triggers, itriggers in self._gates
                 if min_digits <= digits
@@ -123,17 +126,6 @@ class Scanner:
         finally:
             DEADLINE.reset(token)
         return resolve(found) if len(found) > 1 else found
-
-
-def _count_digits(text: str, cap: int) -> int:
-    """The number of digits in `text`, counted up to `cap` (all a pre-check needs to know)."""
-    n = 0
-    if cap:
-        for _ in DIGIT.finditer(text):
-            n += 1
-            if n >= cap:
-                break
-    return n
 
 
 def resolve(found: list[Found]) -> list[Found]:

@@ -124,16 +124,16 @@ class DlpState:
                 f"(DLP) scan accepts ({self.max_chars}, dlp.max_scan_chars), so it was not sent "
                 f"to the provider (request id {call.request_id})")
 
-    def _event(self, call: Call, scope: Scope, kind: str, rule: str | None = None,
-               count: int = 0, hashes: list[str] | None = None) -> dict[str, Any]:
+    def _event(self, call: Call, scope: Scope, kind: str) -> dict[str, Any]:
+        """An audit row; a redaction's caller fills in the rule, its count and value hashes."""
         principal = call.principal
         return {
             "created_at": datetime.now(UTC), "kind": kind, "scope_kind": scope.kind,
             "scope_id": scope.id, "scope_slug": scope.slug, "org_id": scope.org_id,
-            "rule": rule, "match_count": count, "request_size": _request_size(call),
+            "rule": None, "match_count": 0, "request_size": _request_size(call),
             "request_id": call.request_id,
             "key_prefix": principal.key_prefix if principal else None,
-            "value_hashes": hashes or [],
+            "value_hashes": [],
         }
 
 

@@ -104,7 +104,7 @@ class Spool:
                 os.ftruncate(self._fd, 0)
                 self._size = 0
             else:
-                self._write(json.dumps({"a": seqs}, separators=(",", ":")))
+                self._write(compact_ascii({"a": seqs}))
 
     def outstanding(self) -> int:
         return len(self._outstanding)
