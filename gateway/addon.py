@@ -22,10 +22,9 @@ from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
 from gateway.headers import JSON, json_response, replace_upstream
 from gateway.intercept import INTERCEPTED, PASSTHROUGH
-from gateway.jsontext import compact_bytes
 from gateway.local_routes import LocalRoutes
 from gateway.pipeline import Pipeline, credential_of, endpoint_for, new_request_id
-from gateway.streaming import StreamRelay, apply_json
+from gateway.streaming import StreamRelay, apply_whole
 from gateway.upstream import UpstreamConnections
 
 log = logging.getLogger("gateway.addon")
@@ -234,9 +233,9 @@ class GatewayAddon:
             self.refuse(flow, UpstreamError(f"provider {name} returned an answer that is not JSON"))
             return
         if filters:
-            body = apply_json(filters, body)
-            if any(f.modifies for f in filters):
-                _set_body(resp, compact_bytes(body))
+            answer = apply_whole(filters, raw, body)
+            if answer is not None:
+                _set_body(resp, answer)
         replace_upstream(resp, outcome.gateway_headers(call, self.hooks))
         resp.headers["content-length"] = str(len(resp.raw_content or b""))
         if call.store_answer and not call.cache_hit and len(raw) <= CACHE_LIMIT:

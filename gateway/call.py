@@ -300,11 +300,18 @@ class ResponseFilter:
     Filters are chained in hook order (translation first, then DLP, then metering). Override only
     what you need; the defaults pass everything through unchanged. A filter that only reads (never
     changes a body or an event) sets `modifies = False`, which spares re-serialising the answer;
-    one that knows only after looking sets it in `on_json` (the core reads it after every filter's
-    `on_json` ran).
+    one that knows only after looking sets it in `on_json` (the core reads it right after). A
+    filter that can do its work on a whole answer's bytes overrides `on_bytes` and spares the
+    walk of the parsed answer and its serialising.
     """
 
     modifies: bool = True
+
+    def on_bytes(self, raw: bytes) -> bytes | None:
+        """A whole, non-streamed JSON answer as bytes, offered before `on_json` while no filter
+        ahead of this one has changed the parsed answer. Return the bytes that replace it (`raw`
+        itself for no change); then `on_json` is not called. None: call `on_json` instead."""
+        return None
 
     def on_json(self, body: Any) -> Any:
         """A whole, non-streamed JSON answer. Return the (possibly new) body."""

@@ -7,12 +7,14 @@ gets. With no filters the bytes pass through untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from gateway.call import Call, ResponseFilter, SSEEvent
 from gateway.errors import GatewayError, UpstreamError
+from gateway.jsontext import compact_bytes
 
 log = logging.getLogger("gateway.stream")
 
@@ -51,10 +53,28 @@ def end_chain(filters: list[ResponseFilter], complete: bool) -> list[SSEEvent]:
     return out
 
 
-def apply_json(filters: list[ResponseFilter], body: Any) -> Any:
+def apply_whole(filters: list[ResponseFilter], raw: bytes, body: Any) -> bytes | None:
+    """A whole JSON answer (`raw`, and `body` parsed from it) through the filter chain: the bytes
+    the client gets, or None when they are `raw` unchanged. While no filter has changed the parsed
+    body, each filter is first offered the bytes (`on_bytes`); a filter after one that rewrote
+    them gets them parsed afresh. Once a filter changed the parsed body, the answer is serialised
+    from it."""
+    current = raw
+    stale = serialise = False  # `body` lags behind `current`; `body` was changed
     for f in filters:
+        if not serialise:
+            rewritten = f.on_bytes(current)
+            if rewritten is not None:
+                if rewritten is not current:
+                    current, stale = rewritten, True
+                continue
+        if stale:
+            body, stale = json.loads(current), False
         body = f.on_json(body)
-    return body
+        serialise = serialise or f.modifies
+    if serialise:
+        return compact_bytes(body)
+    return None if current is raw else current
 
 
 class InvalidStream(ValueError):

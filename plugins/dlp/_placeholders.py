@@ -21,6 +21,9 @@ from plugins.dlp._invisible import strip
 from plugins.dlp._scanner import Found, Scanner
 
 PLACEHOLDER_RE = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
+PLACEHOLDER_BYTES_RE = re.compile(rb"\[[A-Z][A-Z_]*_\d+\]")
+_SPELLED = re.compile(rb"\\u00[3-5]")  # `\u005b`: "[" (digits, capitals, "[", "]", "_" too)
+_KEY_END = re.compile(rb"[ \t\r\n]*:")  # after a string's closing quote: it was a key
 NO_ALLOW_LIST = AllowList()  # frozen: one shared empty list
 
 
@@ -28,7 +31,7 @@ class Placeholders:
     """The per-call map placeholder → original value. Never log it: `repr` shows only a count."""
 
     __slots__ = ("_values", "_escaped", "_by_value", "_counters", "_reserved", "_prefixes",
-                 "max_len")
+                 "_plain", "max_len")
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
@@ -37,6 +40,7 @@ class Placeholders:
         self._counters: dict[str, int] = {}
         self._reserved: set[tuple[str, int]] = set()
         self._prefixes: set[str] | None = None  # proper prefixes of issued placeholders (streams)
+        self._plain: dict[bytes, bytes | None] = {}  # token → value as JSON string content, if verbatim
         self.max_len = 0
 
     def __repr__(self) -> str:
@@ -63,6 +67,8 @@ class Placeholders:
         self._by_value[(label, value)] = token
         self._values[token] = value
         self._prefixes = None
+        if self._plain:
+            self._plain.clear()
         if len(token) > self.max_len:
             self.max_len = len(token)
         return token
@@ -74,6 +80,45 @@ class Placeholders:
             return text
         restored = PLACEHOLDER_RE.sub(self._escaped_value if escape else self._value, text)
         return text if restored == text else restored  # unchanged: the same object
+
+    def restore_bytes(self, raw: bytes) -> bytes | None:
+        """What `restore_tree` does to a whole JSON answer, done on its bytes (`raw` itself when
+        they hold no issued placeholder), or None when only the walk can tell: the answer spells
+        a character placeholders are made of as a `\\u` escape, is not UTF-8, or a placeholder
+        sits in a key (the walk leaves keys) or stands for a value JSON has to escape (then its
+        spelling depends on whether the string is JSON text itself)."""
+        if not self._values:
+            return raw
+        if _SPELLED.search(raw) or b"\0" in raw[:4]:
+            return None
+        if b"[" not in raw:
+            return raw
+        pieces: list[bytes] = []
+        pos = 0
+        for m in PLACEHOLDER_BYTES_RE.finditer(raw):
+            plain = self._plain_value(m.group())
+            if plain is None:
+                if m.group().decode() in self._values:
+                    return None
+                continue  # a look-alike this call did not issue: left as it is
+            if _KEY_END.match(raw, _closing_quote(raw, m.end()) + 1):
+                return None
+            pieces += (raw[pos:m.start()], plain)
+            pos = m.end()
+        if not pieces:
+            return raw
+        pieces.append(raw[pos:])
+        return b"".join(pieces)
+
+    def _plain_value(self, token: bytes) -> bytes | None:
+        if token not in self._plain:
+            value = self._values.get(token.decode())
+            verbatim = value is not None and json.dumps(value, ensure_ascii=False)[1:-1] == value
+            try:
+                self._plain[token] = value.encode() if verbatim and value is not None else None
+            except UnicodeEncodeError:  # a lone surrogate: left to the walk
+                self._plain[token] = None
+        return self._plain[token]
 
     def _value(self, m: re.Match[str]) -> str:
         return self._values.get(m.group(0), m.group(0))
@@ -174,6 +219,19 @@ def splice(parts: list[str], edits: list[tuple[int, int, str]]) -> list[str]:
         pos = end
     copy(pos, bounds[-1])
     return ["".join(o) if t else p for o, t, p in zip(out, touched, parts)]
+
+
+def _closing_quote(raw: bytes, pos: int) -> int:
+    """Where the JSON string that `pos` lies in ends (its unescaped closing quote)."""
+    q = raw.find(b'"', pos)
+    while q != -1:
+        k = q
+        while raw[k - 1] == 0x5C:  # a backslash
+            k -= 1
+        if (q - k) % 2 == 0:
+            return q
+        q = raw.find(b'"', q + 1)
+    return len(raw)  # not reached for a valid JSON text
 
 
 def derive_hash_key(secret_key: bytes) -> bytes:

@@ -57,6 +57,12 @@ class RestoreFilter(ResponseFilter):
 
     # -- whole answers --------------------------------------------------------------------------
 
+    def on_bytes(self, raw: bytes) -> bytes | None:
+        # Most answers quote none of the values, or only values JSON keeps as they are (e-mail
+        # addresses, numbers, keys): restored in the bytes, the answer is neither walked nor
+        # serialised again. None: `on_json` walks it.
+        return self.ph.restore_bytes(raw)
+
     def on_json(self, body: Any) -> Any:
         # Most answers quote none of the values: then the answer is not serialised again.
         changed: list[bool] = []
