@@ -52,6 +52,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+_SORTED_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
 class JsonText(TypeDecorator[Any]):
     """Any JSON value stored as text, identical on SQLite and PostgreSQL (no jsonb operators)."""
 
@@ -59,7 +62,7 @@ class JsonText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+        return _SORTED_COMPACT.encode(value)  # json.dumps(…) with arguments builds an encoder
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)

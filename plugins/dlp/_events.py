@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.batch_writer import BatchWriter
+from gateway.db.bulk import insert_many
 from plugins.dlp._models import DlpEvent
 
 log = logging.getLogger("gateway.dlp")
@@ -57,8 +58,8 @@ class EventWriter:
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._sessions() as session:
-            # Core, not the ORM's bulk insert: no per-row bookkeeping on a thread that holds
-            # the event loop's GIL while it runs Python.
-            session.connection().execute(EVENTS.insert(), rows)
+            # Not the ORM's bulk insert: no per-row bookkeeping on a thread that holds the event
+            # loop's GIL while it runs Python.
+            insert_many(session.connection(), EVENTS, rows)
             session.commit()
         self.written += len(rows)

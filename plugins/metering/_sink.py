@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
+from gateway.db.bulk import insert_many
 from gateway.db.models import ApiKey, RequestLog
 from plugins.metering import _ledger, _rollups
 from plugins.metering._db import upsert_replace
@@ -88,7 +89,7 @@ class Sink:
                 row["created_at"] = datetime.fromtimestamp(row["created_at"], UTC)
         with self.engine.begin() as conn:
             if rows:
-                conn.execute(insert(LOGS), rows)
+                insert_many(conn, LOGS, rows)
                 _rollups.apply(conn, rollups)
                 _mark_keys_used(conn, rows)
             upsert_replace(conn, BODIES, bodies, ["request_id"])
