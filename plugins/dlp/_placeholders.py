@@ -10,13 +10,12 @@ through untouched. The closing bracket is part of the token: `[EMAIL_1]` never m
 from __future__ import annotations
 
 import bisect
-import hashlib
-import hmac
 import json
 import re
 from itertools import accumulate
 
 from plugins.dlp._allowlist import AllowList
+from plugins.dlp._hashing import value_hash
 from plugins.dlp._invisible import strip
 from plugins.dlp._scanner import Found, Scanner
 
@@ -232,12 +231,3 @@ def _closing_quote(raw: bytes, pos: int) -> int:
             return q
         q = raw.find(b'"', q + 1)
     return len(raw)  # not reached for a valid JSON text
-
-
-def derive_hash_key(secret_key: bytes) -> bytes:
-    """A key for event hashes only, derived from the master key (never the master key itself)."""
-    return hmac.new(secret_key, b"llm-gateway/dlp/event-value-hash/v1", hashlib.sha256).digest()
-
-
-def value_hash(key: bytes, value: str) -> str:
-    return hmac.digest(key, value.encode("utf-8"), "sha256").hex()  # one-shot: OpenSSL's own

@@ -15,7 +15,8 @@ from gateway.host import PluginHost
 from gateway.stash import StashKey
 from plugins.dlp._config import DEFAULT_BUDGET_MS, DEFAULT_MAX_SCAN_CHARS, DlpSections
 from plugins.dlp._events import EventWriter
-from plugins.dlp._placeholders import Placeholders, Redactor, derive_hash_key
+from plugins.dlp._hashing import derive_hash_key
+from plugins.dlp._placeholders import Placeholders, Redactor
 from plugins.dlp._request import Slots, collect, redact_slots
 from plugins.dlp._rule import ScanTimeout
 from plugins.dlp._snapshot import Scope, Snapshot, SnapshotLoader

@@ -11,8 +11,9 @@ import pytest
 
 from gateway.call import Endpoint
 from plugins.dlp._allowlist import AllowList
+from plugins.dlp._hashing import value_hash
 from plugins.dlp._invisible import format_chars, strip, visible
-from plugins.dlp._placeholders import NO_ALLOW_LIST, Placeholders, Redactor, value_hash
+from plugins.dlp._placeholders import NO_ALLOW_LIST, Placeholders, Redactor
 from plugins.dlp._request import collect, redact_slots
 from plugins.dlp._scanner import DEFAULT_RULES, Scanner
 from tests.plugins.dlp_support import (
