@@ -150,7 +150,9 @@ def gateway_retry(call: Call, attempt: Attempt, failure: Failure) -> bool | None
 def gateway_response_filter(call: Call, attempt: Attempt) -> ResponseFilter | None:
     """The provider answered 2xx. Return a `ResponseFilter` to see or change the answer (whole JSON
     or stream events); filters are chained in hook order, so translation uses `tryfirst` and
-    metering `trylast`. Exceptions inside a filter end the answer with an error event."""
+    metering `trylast`. A whole answer is offered as bytes first (`ResponseFilter.on_bytes`) while
+    no filter has changed its parsed form. Exceptions inside a filter end the answer with an error
+    event."""
 
 
 @hookspec
