@@ -10,6 +10,7 @@ from typing import Any
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _COMPACT_ASCII_STR = json.JSONEncoder(separators=(",", ":"), default=str)
+_COMPACT_SORTED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 def compact(value: Any) -> str:
@@ -25,3 +26,9 @@ def compact_ascii(value: Any) -> str:
     """`json.dumps(value, separators=(",", ":"), default=str)`: ASCII only, and what JSON has no
     type for (Decimal, datetime) as its string."""
     return _COMPACT_ASCII_STR.encode(value)
+
+
+def compact_sorted(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)`: the same
+    value always gives the same text (JSON stored in the database)."""
+    return _COMPACT_SORTED.encode(value)

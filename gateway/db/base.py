@@ -11,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from gateway.jsontext import compact_sorted
+
 # Fixed names so migrations can address constraints by name on every backend (alembic naming.rst).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,9 +54,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-_SORTED_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-
-
 class JsonText(TypeDecorator[Any]):
     """Any JSON value stored as text, identical on SQLite and PostgreSQL (no jsonb operators)."""
 
@@ -62,7 +61,7 @@ class JsonText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str:
-        return _SORTED_COMPACT.encode(value)  # json.dumps(…) with arguments builds an encoder
+        return compact_sorted(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)

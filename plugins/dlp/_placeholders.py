@@ -111,11 +111,13 @@ class Placeholders:
     def _plain_value(self, token: bytes) -> bytes | None:
         if token not in self._plain:
             value = self._values.get(token.decode())
-            verbatim = value is not None and compact(value)[1:-1] == value
-            try:
-                self._plain[token] = value.encode() if verbatim and value is not None else None
-            except UnicodeEncodeError:  # a lone surrogate: left to the walk
-                self._plain[token] = None
+            plain = None
+            if value is not None and compact(value)[1:-1] == value:  # JSON keeps it verbatim
+                try:
+                    plain = value.encode()
+                except UnicodeEncodeError:  # a lone surrogate: left to the walk
+                    pass
+            self._plain[token] = plain
         return self._plain[token]
 
     def _value(self, m: re.Match[str]) -> str:
