@@ -9,13 +9,12 @@ plugin's own state between its hooks goes into `call.stash` under a `gateway.sta
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gateway.jsontext import compact
+from gateway.jsontext import compact, loads
 from gateway.stash import Stash
 
 if TYPE_CHECKING:
@@ -272,7 +271,7 @@ class SSEEvent:
     def json(self) -> Any:
         if self._json is None and self._data and self._data != "[DONE]":
             try:
-                self._json = json.loads(self._data)
+                self._json = loads(self._data)
             except ValueError:
                 self._json = None
         return self._json

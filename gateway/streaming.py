@@ -20,6 +20,8 @@ log = logging.getLogger("gateway.stream")
 
 
 def parse_event(block: bytes) -> SSEEvent:
+    if block.startswith(b"data: ") and b"\n" not in block:  # the usual shape: one data line
+        return SSEEvent(block[6:].decode("utf-8", "replace"), None, raw=block + b"\n\n")
     event: str | None = None
     data: list[str] = []
     for line in block.decode("utf-8", "replace").split("\n"):
@@ -36,7 +38,10 @@ def _ndjson_line(line: bytes) -> SSEEvent:
 
 def run_chain(filters: list[ResponseFilter], events: Iterable[SSEEvent], start: int = 0) -> list[SSEEvent]:
     out = list(events)
-    for f in filters[start:]:
+    for f in filters[start:] if start else filters:
+        if len(out) == 1:  # a chunk usually holds one event
+            out = list(f.on_event(out[0]))
+            continue
         nxt: list[SSEEvent] = []
         for ev in out:
             nxt.extend(f.on_event(ev))
@@ -149,15 +154,19 @@ class StreamRelay:
         return attempt.provider.name if attempt is not None else "provider"
 
     def _events(self, chunk: bytes) -> bytes:
-        buf = self._buf + chunk
+        buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
         *blocks, self._buf = buf.split(self._sep)
         if not blocks:
             return b""
-        parse = _ndjson_line if self.ndjson else parse_event
-        events = [_checked(parse(b), b, self.ndjson) for b in blocks if b.strip()]
-        return b"".join(self._encode(ev) for ev in run_chain(self.filters, events))
+        ndjson = self.ndjson
+        parse = _ndjson_line if ndjson else parse_event
+        events = [_checked(parse(b), b, ndjson) for b in blocks if b.strip()]
+        out = run_chain(self.filters, events)
+        if ndjson:
+            return b"".join([(ev.data + "\n").encode() for ev in out])
+        return out[0].encode() if len(out) == 1 else b"".join([ev.encode() for ev in out])
 
     def _encode(self, event: SSEEvent) -> bytes:
         return (event.data + "\n").encode() if self.ndjson else event.encode()
