@@ -16,8 +16,9 @@ carried out:
   `HookCompleted` follows at once. Should a handler return an awaitable after all, or leave the
   flow intercepted, the rest runs in a task exactly as mitmproxy would have run it. Hooks with an
   async handler (the gateway's `request`) keep their task.
-- a `TimedWakeup` is a plain loop timer (`call_later`); its stream cancels it when it is done, so a
-  finished call leaves nothing behind. Only a wakeup that fires becomes a task, to deliver it.
+- a `TimedWakeup` is a plain loop timer (`call_later`) for the whole time to its deadline; its
+  stream cancels it when it is done, so a finished call leaves nothing behind and a call that ends
+  before its deadline is never woken. Only a wakeup that fires becomes a task, to deliver it.
 
 Installed by replacing `mode_servers.ProxyConnectionHandler`, the name mitmproxy's server instances
 create their handlers from (`install`). Relies on mitmproxy internals, hence the exact version pin.
@@ -43,9 +44,15 @@ _MERGE_LIMIT = 64 * 1024
 
 class TimedWakeup(commands.RequestWakeup):
     """A wakeup the gateway handler arms as a loop timer; `timer` is that timer until it fires.
-    The stream that asked for it cancels it once it no longer cares."""
+    The stream that asked for it cancels it once it no longer cares. `delay` is what mitmproxy's
+    own handler would sleep (a task each, so kept short); `full` is the whole time to the
+    deadline, which the gateway handler's cancellable timer sleeps in one go."""
 
     timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, delay: float, full: float | None = None) -> None:
+        super().__init__(delay)
+        self.full = delay if full is None else full
 
     def cancel(self) -> bool:
         """Cancel the pending timer; False when none is pending (not armed here, or fired)."""
@@ -149,7 +156,7 @@ class GatewayConnectionHandler(mode_servers.ProxyConnectionHandler):
             await super().server_event(events.HookCompleted(hook))
 
     def arm(self, wakeup: TimedWakeup) -> None:
-        timer = asyncio.get_running_loop().call_later(wakeup.delay, self._wake, wakeup)
+        timer = asyncio.get_running_loop().call_later(wakeup.full, self._wake, wakeup)
         wakeup.timer = timer
         cast(weakref.WeakSet[object], self.wakeup_timer).add(timer)
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 # The flow metadata keys the gateway addon fills (`gateway.addon`).
 CALL, RELAY, ADDON = "gw.call", "gw.relay", "gw.addon"
-_TICK = 1.0  # longest a deadline wakeup sleeps before re-arming
+_TICK = 1.0  # longest a deadline wakeup sleeps under mitmproxy's own handler before re-arming
 
 
 class _Spent:
@@ -81,11 +81,14 @@ class DeadlinesMixin(HttpStream):
         return ok
 
     def _gw_arm(self, remaining: float) -> CommandGenerator[None]:
-        """Wake up in `remaining` seconds, but at most _TICK from now: each wakeup is a loop timer
-        (`gateway.connection_handler`; an asyncio task under mitmproxy's own handler) until it
-        fires or the call ends, and one 120-second one per request would pile up tens of
-        thousands under load. Short ticks re-arm while still waiting."""
-        wakeup = TimedWakeup(max(0.0, min(remaining, _TICK)))
+        """Wake up in `remaining` seconds. The gateway's connection handler arms a loop timer for
+        all of it, which the stream cancels when it ends (`_gw_release_wakeups`): a call that ends
+        in time is never woken. Under mitmproxy's own handler a wakeup is an asyncio task that
+        cannot be cancelled, and one 120-second task per request would pile up tens of thousands
+        under load: there it sleeps at most _TICK and re-arms while still waiting. (Ticks under
+        the gateway's handler too woke every stream once a second: 3 % of a stream's CPU.)"""
+        remaining = max(0.0, remaining)
+        wakeup = TimedWakeup(min(remaining, _TICK), full=remaining)
         self._gw_waiting = wakeup
         self._gw_armed += (wakeup,)
         yield wakeup

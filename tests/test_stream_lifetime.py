@@ -55,3 +55,29 @@ def test_finished_calls_leave_no_deadline_timer(gateway):
         time.sleep(0.01)
     assert armed_deadlines(gateway) == 0
     client.close()
+
+
+def deadline_timers(gateway) -> list[float]:
+    """Seconds until each armed deadline timer on the proxy's loop fires."""
+    async def remaining() -> list[float]:
+        loop = asyncio.get_running_loop()
+        return [timer.when() - loop.time() for timer in loop._scheduled  # type: ignore[attr-defined]
+                if not timer.cancelled() and any(isinstance(a, TimedWakeup) for a in timer._args)]
+    return asyncio.run_coroutine_threadsafe(remaining(), gateway._loop).result(10)
+
+
+def test_a_stream_in_flight_is_not_woken_before_its_deadline(gateway):
+    """A slow stream's deadline timers sleep until the deadlines themselves (120 s by default),
+    not in one-second ticks that wake every stream once a second; the stream's end cancels them."""
+    client = gateway.openai()
+    stream = client.chat.completions.create(model="openai/gpt-4o-mock-chunk-delay-150",
+                                            messages=MSG, stream=True)
+    seen = []
+    for _ in stream:  # about 1.2 s of chunks: longer than a tick
+        seen.append(deadline_timers(gateway))
+    in_flight = [left for timers in seen[2:-2] for left in timers]
+    assert in_flight and min(in_flight) > 100, seen
+    deadline = time.monotonic() + 0.5
+    while deadline_timers(gateway) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert deadline_timers(gateway) == []
