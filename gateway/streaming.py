@@ -98,10 +98,14 @@ def _checked(event: SSEEvent, block: bytes, ndjson: bool) -> SSEEvent:
             return event
         if not any(line.startswith(_FIELDS) for line in lines):
             raise InvalidStream("text that is not an event")
+    _check_data(event)
+    return event
+
+
+def _check_data(event: SSEEvent) -> None:
     data = event.data
     if data and data != "[DONE]" and event.json is None and data.strip() not in ("null", "{}"):
         raise InvalidStream("an event whose data is not JSON")
-    return event
 
 
 class StreamRelay:
@@ -154,6 +158,9 @@ class StreamRelay:
         return attempt.provider.name if attempt is not None else "provider"
 
     def _events(self, chunk: bytes) -> bytes:
+        if not self._buf and chunk.startswith(b"data: ") and chunk.find(b"\n") == len(chunk) - 2 \
+                and chunk.endswith(b"\n\n") and b"\r" not in chunk and not self.ndjson:
+            return self._one_event(chunk)
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
@@ -167,6 +174,18 @@ class StreamRelay:
         if ndjson:
             return b"".join([(ev.data + "\n").encode() for ev in out])
         return out[0].encode() if len(out) == 1 else b"".join([ev.encode() for ev in out])
+
+    def _one_event(self, chunk: bytes) -> bytes:
+        """The usual chunk, one whole one-line `data:` event: what `_events` does with it, minus
+        the splitting and the lists."""
+        event = SSEEvent(chunk[6:-2].decode("utf-8", "replace"), None, raw=chunk)
+        _check_data(event)
+        out: list[SSEEvent] | tuple[SSEEvent, ...] = (event,)
+        for f in self.filters:
+            out = run_chain([f], out) if len(out) != 1 else tuple(f.on_event(out[0]))
+        if len(out) == 1:
+            return out[0].encode()
+        return b"".join([ev.encode() for ev in out])
 
     def _encode(self, event: SSEEvent) -> bytes:
         return (event.data + "\n").encode() if self.ndjson else event.encode()

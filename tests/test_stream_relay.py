@@ -66,9 +66,12 @@ def emitted(result: bytes | list[bytes]) -> bytes:
 def test_any_chunking_passes_the_bytes_and_shows_every_event():
     events = [{"id": "c", "choices": [{"index": 0, "delta": {"content": f" w{i}\u00e9"}}]} for i in range(30)]
     raw = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    boundaries = [i + 2 for i in range(len(raw)) if raw.startswith(b"\n\n", i)][:-1]
     rng = random.Random(7)
-    for _ in range(200):
-        cuts = sorted(rng.sample(range(1, len(raw)), rng.randint(0, 40)))
+    for n in range(200):
+        # one event a chunk (the usual case, with its own shortcut), some events split, or any cut
+        cuts = boundaries if n == 0 else sorted(rng.sample(boundaries, 20)) if n < 50 \
+            else sorted(rng.sample(range(1, len(raw)), rng.randint(0, 40)))
         pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
         call = Call("r", Endpoint.CHAT, {}, {})
         first, second = Recorder(), Recorder()
@@ -76,3 +79,12 @@ def test_any_chunking_passes_the_bytes_and_shows_every_event():
         out = b"".join(emitted(relay(p)) for p in pieces) + emitted(relay(b""))
         assert out == raw
         assert first.seen == second.seen == [*events, "[DONE]"]
+
+
+def test_an_event_that_is_not_json_ends_the_stream_whichever_way_it_comes():
+    good = b'data: {"choices":[]}\n\n'
+    for chunks in ([good, b"data: {oops\n\n"], [good, b"data: {oo", b"ps\n\n"], [good, b"<html>\n\n"]):
+        relay = StreamRelay(Call("r", Endpoint.CHAT, {}, {}), [Recorder()], lambda exc: b"<error>")
+        out = b"".join(emitted(relay(c)) for c in chunks)
+        assert out == good + b"<error>" and relay.failed
+        assert emitted(relay(good)) == b""  # nothing after the error
