@@ -16,7 +16,7 @@ from typing import TypeVar, cast
 
 from mitmproxy import http
 
-from gateway import outcome, upstream_request, ws_bridge
+from gateway import eager, outcome, upstream_request, ws_bridge
 from gateway.apierrors import error_body, format_for_path, sse_error
 from gateway.call import Attempt, CachedAnswer, Call, Endpoint
 from gateway.errors import AuthenticationFailed, GatewayError, InternalError, UpstreamError
@@ -37,16 +37,21 @@ _Handler = TypeVar("_Handler", bound=Callable[["GatewayAddon", http.HTTPFlow], A
 
 
 def _fail_closed(method: _Handler) -> _Handler:
-    """Answer the flow with an internal error when `method` raises. A plain method stays plain,
-    so mitmproxy runs its hook without a task of its own (`gateway.connection_handler`)."""
+    """Answer the flow with an internal error when `method` raises. The handler is a plain
+    method, so mitmproxy runs its hook without a task of its own (`gateway.connection_handler`);
+    a coroutine method is started right away (`gateway.eager`) and only what is left after its
+    first wait, if it waits at all, is awaited in a task."""
     if inspect.iscoroutinefunction(method):
-        @functools.wraps(method)
         async def run_async(self: GatewayAddon, flow: http.HTTPFlow) -> None:
             try:
                 await method(self, flow)
             except Exception:
                 self.failed(method.__name__, flow)
-        return cast(_Handler, run_async)
+
+        @functools.wraps(method)
+        def run_eager(self: GatewayAddon, flow: http.HTTPFlow) -> eager.Continuation | None:
+            return eager.start(run_async(self, flow))
+        return cast(_Handler, run_eager)
 
     @functools.wraps(method)
     def run(self: GatewayAddon, flow: http.HTTPFlow) -> None:

@@ -152,8 +152,8 @@ class GatewayConnectionHandler(mode_servers.ProxyConnectionHandler):
             (data,) = hook.args()
             if isinstance(data, mflow.Flow):
                 await data.wait_for_resume()
-        if hook.blocking:
-            await super().server_event(events.HookCompleted(hook))
+        if hook.blocking:  # through this class's own `server_event`: hooks it asks for run inline
+            await self.server_event(events.HookCompleted(hook))
 
     def arm(self, wakeup: TimedWakeup) -> None:
         timer = asyncio.get_running_loop().call_later(wakeup.full, self._wake, wakeup)
