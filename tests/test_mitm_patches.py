@@ -106,3 +106,27 @@ def test_option_reads_match_mitmproxy_and_never_share_a_container():
     read = opts.modes
     read.append("changed")  # a caller changing what it read changes nothing
     assert opts.modes == ["reverse:http://127.0.0.1:1@8080"]
+
+
+def test_header_lookups_follow_every_change_to_the_headers():
+    """The look-up index is rebuilt whenever the header lines change, however they change."""
+    mitm_patches.install()
+    headers = http.Headers(FIELDS)
+    get_all = mitm_patches._ORIGINAL_GET_ALL
+    changes = [
+        lambda h: h.__setitem__("Content-Type", "text/plain"),
+        lambda h: h.__delitem__("set-cookie"),
+        lambda h: h.add("X-New", "1"),
+        lambda h: h.insert(0, b"x-new", b"0"),
+        lambda h: h.set_all("x-new", ["2", "3"]),
+        lambda h: setattr(h, "fields", ((b"Only", b"one"),)),
+        lambda h: h.update({"host": "other.example", "X-Extra": "e"}),
+        lambda h: h.clear(),
+    ]
+    for change in changes:
+        for name in NAMES + ["x-new", "only", "x-extra"]:
+            headers.get(name)  # index the headers as they are
+        change(headers)
+        for name in NAMES + ["x-new", "only", "x-extra"]:
+            assert headers.get_all(name) == get_all(headers, name)
+            assert (name in headers) == original("__contains__")(headers, name)
