@@ -153,7 +153,22 @@ def _ollama_line(f: RestoreFilter, event: SSEEvent, data: dict[str, Any]) -> Ite
 
 # -- OpenAI chat.completion.chunk ----------------------------------------------------------------
 
+def _passes(f: RestoreFilter, choices: list[Any]) -> bool:
+    """The usual chunk, one choice's plain text delta with no "[" while no stream holds text back:
+    nothing in it can be or complete a placeholder, so it passes as it is."""
+    if len(choices) != 1 or not isinstance(choice := choices[0], dict) or choice.get("finish_reason"):
+        return False
+    delta = choice.get("delta")
+    if not isinstance(delta, dict) or "tool_calls" in delta:
+        return False
+    text = delta.get("content")
+    return (text is None or isinstance(text, str) and "[" not in text) \
+        and not any(stream.held for stream in f.streams.values())
+
+
 def _chat_chunk(f: RestoreFilter, event: SSEEvent, data: dict[str, Any]) -> Iterable[SSEEvent]:
+    if _passes(f, data["choices"]):
+        return (event,)
     envelope = {k: v for k, v in data.items() if k not in ("choices", "usage")}
     changed = False
     for choice in data["choices"]:
