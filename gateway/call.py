@@ -46,11 +46,14 @@ class Endpoint(str, enum.Enum):
 
     @property
     def api_format(self) -> ApiFormat:
-        if self in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS):
-            return ApiFormat.ANTHROPIC
-        if self.value.startswith("/api/"):
-            return ApiFormat.OLLAMA
-        return ApiFormat.OPENAI
+        return _API_FORMATS[self]  # asked several times a call: worked out once, below
+
+
+_API_FORMATS = {
+    endpoint: ApiFormat.ANTHROPIC if endpoint in (Endpoint.MESSAGES, Endpoint.COUNT_TOKENS)
+    else ApiFormat.OLLAMA if endpoint.value.startswith("/api/") else ApiFormat.OPENAI
+    for endpoint in Endpoint
+}
 
 
 @dataclass(frozen=True, slots=True)

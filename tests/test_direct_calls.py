@@ -94,6 +94,10 @@ def test_a_plugin_registered_later_is_called():
     assert calls.call("gateway_response_headers", call=object()) == [{"b": "2"}, {"a": "1"}]
     pm.unregister(name=pm.get_name(pm.get_plugins().pop()))
     assert len(calls.call("gateway_response_headers", call=object())) == 1
+    for plugin in list(pm.get_plugins()):  # as many implementations as before, other ones
+        pm.unregister(plugin)
+    pm.register(Named("three", seen, headers={"c": "3"}))
+    assert calls.call("gateway_response_headers", call=object()) == [{"c": "3"}]
 
 
 def test_wrappers_and_tracing_go_through_pluggy():

@@ -23,15 +23,18 @@ class DirectCalls:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self._untraced = pm._inner_hookexec  # replaced by enable_tracing / hook call monitoring
-        self._plans: dict[str, tuple[list[Any], tuple[_Step, ...] | None, bool]] = {}
+        # hook → (its caller, a copy of the caller's implementations the plan was made from,
+        # the plan, firstresult). pluggy changes a caller's `_hookimpls` list in place when a
+        # plugin is registered or unregistered: compared with the copy on every call.
+        self._plans: dict[str, tuple[Any, list[Any], tuple[_Step, ...] | None, bool]] = {}
 
     def call(self, hook: str, /, **kwargs: Any) -> Any:
-        caller = getattr(self.pm.hook, hook)
-        impls = caller.get_hookimpls()
         plan = self._plans.get(hook)
-        if plan is None or plan[0] != impls:
-            plan = self._plans[hook] = (impls, _steps(impls), _firstresult(caller))
-        _, steps, firstresult = plan
+        if plan is None or plan[1] != plan[0]._hookimpls:
+            caller = getattr(self.pm.hook, hook)
+            impls = caller.get_hookimpls()
+            plan = self._plans[hook] = (caller, impls, _steps(impls), _firstresult(caller))
+        caller, _, steps, firstresult = plan
         if steps is None or self.pm._inner_hookexec is not self._untraced:
             return caller(**kwargs)
         results = []
