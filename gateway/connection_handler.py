@@ -14,8 +14,10 @@ carried out:
 - a hook whose handlers are all plain functions (`DispatchingAddonManager.runs_inline`) runs right
   after the event that asked for it, still outside that event's processing, and its
   `HookCompleted` follows at once. Should a handler return an awaitable after all, or leave the
-  flow intercepted, the rest runs in a task exactly as mitmproxy would have run it. Hooks with an
-  async handler (the gateway's `request`) keep their task.
+  flow intercepted, the rest runs in a task exactly as mitmproxy would have run it (the gateway's
+  `request` handler starts its coroutine eagerly and returns what is left only when it has to
+  wait, `gateway.eager`). Hooks with an async handler (the interception listener's) keep their
+  task.
 - a `TimedWakeup` is a plain loop timer (`call_later`) for the whole time to its deadline; its
   stream cancels it when it is done, so a finished call leaves nothing behind and a call that ends
   before its deadline is never woken. Only a wakeup that fires becomes a task, to deliver it.
