@@ -170,22 +170,19 @@ class StreamRelay:
         ndjson = self.ndjson
         parse = _ndjson_line if ndjson else parse_event
         events = [_checked(parse(b), b, ndjson) for b in blocks if b.strip()]
-        out = run_chain(self.filters, events)
-        if ndjson:
-            return b"".join([(ev.data + "\n").encode() for ev in out])
-        return out[0].encode() if len(out) == 1 else b"".join([ev.encode() for ev in out])
+        return self._joined(run_chain(self.filters, events))
 
     def _one_event(self, chunk: bytes) -> bytes:
-        """The usual chunk, one whole one-line `data:` event: what `_events` does with it, minus
-        the splitting and the lists."""
+        """The usual chunk, one whole one-line `data:` event (its own raw bytes): what `_events`
+        does with it, minus the split, the per-block checks and the line loop."""
         event = SSEEvent(chunk[6:-2].decode("utf-8", "replace"), None, raw=chunk)
         _check_data(event)
-        out: list[SSEEvent] | tuple[SSEEvent, ...] = (event,)
-        for f in self.filters:
-            out = run_chain([f], out) if len(out) != 1 else tuple(f.on_event(out[0]))
-        if len(out) == 1:
-            return out[0].encode()
-        return b"".join([ev.encode() for ev in out])
+        return self._joined(run_chain(self.filters, (event,)))
+
+    def _joined(self, events: list[SSEEvent]) -> bytes:
+        if len(events) == 1:
+            return self._encode(events[0])
+        return b"".join([self._encode(ev) for ev in events])
 
     def _encode(self, event: SSEEvent) -> bytes:
         return (event.data + "\n").encode() if self.ndjson else event.encode()
@@ -195,7 +192,7 @@ class StreamRelay:
         out = b""
         if self._buf.strip():
             out = self._events(self._sep)
-        return out + b"".join(self._encode(ev) for ev in end_chain(self.filters, complete))
+        return out + self._joined(end_chain(self.filters, complete))
 
     def abort(self) -> bytes:
         """The stream was cut short (upstream timeout); let filters flush what they hold."""
