@@ -8,7 +8,7 @@ is 0 and a missing name '' so the unique key can match. Minute rows are kept 3 d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,22 +48,20 @@ def is_error(status: int) -> bool:
 def deltas(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sum the log rows into one delta per group and grain, sorted so that two writers always
     lock rollup rows in the same order. Buckets are computed on epoch seconds (UTC days start at
-    multiples of 86400), which is much cheaper than datetime arithmetic per row."""
-    groups: dict[tuple[Any, ...], list[Any]] = {}
+    multiples of 86400), which is much cheaper than datetime arithmetic per row. Rows are summed
+    per minute, and the minutes into hours and days: a row is added once, not once per grain."""
+    minutes: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         ts = _stamp(row["created_at"])
-        names = (row["user_id"] or 0, row["org_id"] or 0, row["app_id"] or 0,
-                 row["requested_model"] or "", row["actual_model"] or "", row["provider"] or "")
+        key = (ts - ts % 60, row["user_id"] or 0, row["org_id"] or 0, row["app_id"] or 0,
+               row["requested_model"] or "", row["actual_model"] or "", row["provider"] or "")
         values = (1, int(is_error(row["status"])), int(bool(row["cache_hit"])), row["input_tokens"],
                   row["output_tokens"], row["cached_tokens"], row["cost_usd"], row["latency_ms"])
+        _add(minutes, key, values)
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for (minute, *names), sums in minutes.items():
         for grain, size in _SECONDS:
-            key = (grain, ts - ts % size, *names)
-            sums = groups.get(key)
-            if sums is None:
-                groups[key] = list(values)
-            else:
-                for i, v in enumerate(values):
-                    sums[i] += v
+            _add(groups, (grain, minute - minute % size, *names), sums)
     out = []
     for key in sorted(groups):
         delta = dict(zip(GROUP, key))
@@ -71,6 +69,15 @@ def deltas(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         delta.update(zip(SUMS, groups[key]))
         out.append(delta)
     return out
+
+
+def _add(groups: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], values: Sequence[Any]) -> None:
+    sums = groups.get(key)
+    if sums is None:
+        groups[key] = list(values)
+    else:
+        for i, v in enumerate(values):
+            sums[i] += v
 
 
 def apply(conn: Connection, summed: list[dict[str, Any]]) -> None:
