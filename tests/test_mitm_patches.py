@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import collections.abc
+import copy
 import inspect
+import uuid
 
 import pytest
-from mitmproxy import connection, hooks, http, options, optmanager
+from mitmproxy import connection, exceptions, hooks, http, options, optmanager
 from mitmproxy.coretypes import multidict
 from mitmproxy.proxy import context
 from mitmproxy.proxy.layers.http import HttpRequestHook
@@ -130,3 +132,59 @@ def test_header_lookups_follow_every_change_to_the_headers():
         for name in NAMES + ["x-new", "only", "x-extra"]:
             assert headers.get_all(name) == get_all(headers, name)
             assert (name in headers) == original("__contains__")(headers, name)
+
+
+def _read(opts, name):
+    """An option read the way mitmproxy's own `__getattr__` answers it."""
+    return opts._options[name].current()
+
+
+def test_option_reads_follow_every_change_and_every_receiver_sees_the_new_value():
+    mitm_patches.install()
+    opts = optmanager.OptManager()
+    seen = []
+    opts.add_option("limit", str | None, None, "")  # type: ignore[arg-type]
+    opts.add_option("port", int, 8080, "")
+    opts.add_option("modes", collections.abc.Sequence[str], ["regular"], "")
+    def receiver(updated):
+        seen.append((opts.limit, opts.port))
+
+    def subscriber(o, updated):
+        seen.append((o.limit, o.port))
+
+    opts.changed.connect(receiver)  # (held weakly: the names keep them)
+    opts.subscribe(subscriber, ["limit", "port"])
+    changes = [
+        lambda: opts.update(limit="32m", port=9090),
+        lambda: setattr(opts, "port", 9191),
+        lambda: opts.reset(),
+        lambda: opts.update(limit="1k"),
+    ]
+    for change in changes:
+        seen.clear()
+        change()
+        expected = (_read(opts, "limit"), _read(opts, "port"))
+        assert (opts.limit, opts.port) == expected
+        assert seen and all(s == expected for s in seen)  # receivers after ours: already current
+    assert "port" in vars(opts) and "modes" not in vars(opts)  # kept: immutable values only
+    def refuse(updated):
+        if opts.port == 1:
+            raise exceptions.OptionsError("a configure hook refuses port 1")
+
+    opts.changed.connect(refuse)
+    with pytest.raises(exceptions.OptionsError):
+        opts.update(port=1)  # rolled back, and the change of mind sent to every receiver
+    assert opts.port == _read(opts, "port") == 8080
+    read = opts.modes
+    read.append("changed")
+    assert opts.modes == ["regular"]
+    assert opts == copy.deepcopy(opts) and copy.deepcopy(opts).port == 8080
+
+
+def test_flow_ids_are_unique_version_4_uuids():
+    mitm_patches.install()
+    ids = [tflow.tflow().id for _ in range(600)]  # more than one 4 KiB pool
+    assert len(set(ids)) == len(ids)
+    for flow_id in ids:
+        parsed = uuid.UUID(flow_id)
+        assert str(parsed) == flow_id and parsed.version == 4 and parsed.variant == uuid.RFC_4122
