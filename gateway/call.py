@@ -304,10 +304,14 @@ class ResponseFilter:
     changes a body or an event) sets `modifies = False`, which spares re-serialising the answer;
     one that knows only after looking sets it in `on_json` (the core reads it right after). A
     filter that can do its work on a whole answer's bytes overrides `on_bytes` and spares the
-    walk of the parsed answer and its serialising.
+    walk of the parsed answer and its serialising. A read-only filter that wants the answer as
+    the provider wrote it (metering: its usage, the length of its text) sets
+    `reads_provider_answer`: after a filter ahead of it rewrote a whole answer's bytes (DLP's
+    restore), it is handed the answer as parsed before that rewrite, not a fresh parse.
     """
 
     modifies: bool = True
+    reads_provider_answer: bool = False
 
     def on_bytes(self, raw: bytes) -> bytes | None:
         """A whole, non-streamed JSON answer as bytes, offered before `on_json` while no filter

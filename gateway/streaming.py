@@ -62,8 +62,8 @@ def apply_whole(filters: list[ResponseFilter], raw: bytes, body: Any) -> bytes |
     """A whole JSON answer (`raw`, and `body` parsed from it) through the filter chain: the bytes
     the client gets, or None when they are `raw` unchanged. While no filter has changed the parsed
     body, each filter is first offered the bytes (`on_bytes`); a filter after one that rewrote
-    them gets them parsed afresh. Once a filter changed the parsed body, the answer is serialised
-    from it."""
+    them gets them parsed afresh (or, if it `reads_provider_answer`, the body as parsed before).
+    Once a filter changed the parsed body, the answer is serialised from it."""
     current = raw
     stale = serialise = False  # `body` lags behind `current`; `body` was changed
     for f in filters:
@@ -73,6 +73,9 @@ def apply_whole(filters: list[ResponseFilter], raw: bytes, body: Any) -> bytes |
                 if rewritten is not current:
                     current, stale = rewritten, True
                 continue
+        if stale and f.reads_provider_answer and not f.modifies:
+            f.on_json(body)  # the answer before the byte rewrites: no second parse
+            continue
         if stale:
             body, stale = json.loads(current), False
         body = f.on_json(body)

@@ -99,6 +99,9 @@ class UsageReader(ResponseFilter):
         self.ollama = call.api_format is ApiFormat.OLLAMA
         self.strip_usage_chunk = strip_usage_chunk
         self.modifies = strip_usage_chunk  # else it only reads: the answer is not serialised again
+        # A whole answer's usage (or, without one, its text's length for the estimate) is read as
+        # the provider wrote it, before DLP puts values back; a kept answer is the client's.
+        self.reads_provider_answer = not keep_text
         self.raw: Usage | None = None
         self.final = False  # the provider's closing usage arrived
         self.chars = 0

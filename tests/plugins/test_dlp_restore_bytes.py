@@ -8,6 +8,7 @@ import json
 import random
 from typing import Any
 
+from gateway import streaming
 from gateway.call import ResponseFilter
 from gateway.streaming import apply_whole
 from plugins.dlp._placeholders import Placeholders
@@ -137,3 +138,25 @@ def test_the_filters_after_a_byte_rewrite_see_the_rewritten_answer():
     assert out is not None and json.loads(out) == {**restored, "tag": True}
     raw, body = json.dumps({"choices": []}).encode(), {"choices": []}
     assert apply_whole([RestoreFilter(ph), _Reader()], raw, body) is None  # untouched: as sent
+
+
+class _ProviderReader(_Reader):
+    reads_provider_answer = True
+
+
+def test_a_provider_answer_reader_gets_the_answer_before_the_rewrite_without_a_second_parse(monkeypatch):
+    ph = Placeholders()
+    ph.issue("EMAIL", "ada@example.com")
+    raw, body = _answer(ph)
+    parses: list[object] = []
+    real = json.loads
+    monkeypatch.setattr(streaming.json, "loads", lambda text: parses.append(text) or real(text))
+    provider, client = _ProviderReader(), _Reader()
+    out = apply_whole([RestoreFilter(ph), provider, client], raw, body)
+    assert provider.seen is body and "[EMAIL_1]" in provider.seen["choices"][0]["message"]["content"]
+    assert len(parses) == 1  # for the client-side reader only
+    assert client.seen == json.loads(out)
+    assert "ada@example.com" in client.seen["choices"][0]["message"]["content"]
+    raw, body = _answer(ph)
+    parses.clear()
+    assert apply_whole([RestoreFilter(ph), _ProviderReader()], raw, body) is not None and not parses
