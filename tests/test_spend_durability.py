@@ -24,7 +24,7 @@ from gateway import admin_ops
 from gateway.db.engine import make_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import RequestLog
-from plugins.metering import _admin, _ledger
+from plugins.metering import _admin, _ledger, _spool
 from plugins.metering._caps import CapRule
 from plugins.metering._models import LedgerRow, Reservation
 from plugins.metering._records import LogRecord
@@ -51,6 +51,33 @@ def test_the_spool_returns_what_was_never_acknowledged_and_survives_a_torn_line(
     assert [i.record.row["request_id"] for i in left] == ["r1"]
     assert left[0].record.row["cost_usd"] == Decimal("0.00012345")
     assert oct(spool.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_log_rows_are_replayed_under_their_own_columns_old_lines_too(tmp_path, monkeypatch):
+    spool = Spool(tmp_path, "lease3")
+    at = datetime(2026, 12, 7, 21, 30, tzinfo=UTC)
+    wide = LogRecord({**_log("w").row, "provider": "openai"},
+                     {"request_id": "w", "created_at": at, "expires_at": at + timedelta(days=30),
+                      "request_body": "{}", "response_body": None})
+    for record in (_log("a"), _log("b"), wide, _log("c")):  # the columns change twice
+        spool.append(record)
+    lines = spool.path.read_text().splitlines()
+    assert sum('"c":' in line for line in lines) == 3 and len(lines) == 7
+    with open(spool.path, "a") as f:  # a line as an earlier version wrote log rows
+        f.write('{"s":50,"r":{"k":"log","row":{"request_id":"old","created_at":1.5,'
+                '"cost_usd":"0.5","status":200},"bodies":null}}\n')
+    left = pending(spool.path)
+    assert [i.record.row["request_id"] for i in left] == ["a", "b", "w", "c", "old"]
+    assert left[2].record.row["provider"] == "openai" and left[2].record.bodies == wide.bodies
+    assert "provider" not in left[3].record.row and left[3].record.row["status"] == 200
+    assert left[0].record.row["cost_usd"] == Decimal("0.00012345")
+    assert left[4].record.row["cost_usd"] == Decimal("0.5")
+    # An emptied spool names the columns again on its next row.
+    monkeypatch.setattr(_spool, "TRUNCATE_ABOVE", 0)
+    spool.ack([i.seq for i in left if i.seq != 50])
+    assert spool.path.read_text() == ""
+    spool.append(_log("d"))
+    assert [i.record.row["request_id"] for i in pending(spool.path)] == ["d"]
 
 
 def test_an_acknowledged_spool_is_removed_at_a_clean_stop(tmp_path):

@@ -3,11 +3,14 @@ before they are queued for the database, so a database outage of any length, or 
 loses none of them.
 
 One file per process (`<data dir>/spool/<lease id>.jsonl`, mode 0600): a line per record
-(`{"s": seq, "r": …}`) written with one `write()` on the event loop — once it returns the bytes are
-the kernel's, so killing the process loses nothing — and a line per committed batch
-(`{"a": [seq, …]}`). A background thread fsyncs (fdatasync) every half second while there is
-something new: a crash of the process loses nothing, a power loss at most that half second. When
-every record is acknowledged the file is emptied.
+written with one `write()` on the event loop — once it returns the bytes are the kernel's, so
+killing the process loses nothing — and a line per committed batch (`{"a": [seq, …]}`). A log
+row is written as its values (`{"s": seq, "l": [...], "b": bodies}`) under the column names of
+the file's last `{"c": [...]}` line, written with it whenever they change (half the bytes and
+half the encoding time of the row as an object); a settlement as `{"s": seq, "r": {...}}`, as
+were log rows before (files written so are still replayed). A background thread fsyncs
+(fdatasync) every half second while there is something new: a crash of the process loses nothing,
+a power loss at most that half second. When every record is acknowledged the file is emptied.
 
 Replay (`pending`) reads a file, skips a torn last line, and returns what was never acknowledged;
 writing it again is idempotent (log rows by request id, settlements by reservation), so a record
@@ -20,9 +23,11 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +51,10 @@ def encode(record: LogRecord | Settlement) -> str:
     else:
         data = {"k": "log", "row": record.row, "bodies": record.bodies}
     return compact_ascii(data)
+
+
+def _log_line(seq: int, values: tuple[Any, ...], bodies: dict[str, Any] | None) -> str:
+    return f'{{"s":{seq},"l":{compact_ascii(values)},"b":{compact_ascii(bodies)}}}'
 
 
 def decode(data: dict[str, Any]) -> LogRecord | Settlement:
@@ -78,6 +87,9 @@ class Spool:
         self._lock = threading.Lock()
         self._seq = 0
         self._outstanding: set[int] = set()
+        # The log rows' column names this file's lines are under, and their getter.
+        self._columns: tuple[str, ...] | None = None
+        self._values: Callable[[dict[str, Any]], tuple[Any, ...]] = tuple
         self._size = os.fstat(self._fd).st_size
         self._dirty = threading.Event()
         self._closed = threading.Event()
@@ -86,10 +98,21 @@ class Spool:
         self._syncer.start()
 
     def append(self, record: LogRecord | Settlement) -> Spooled:
-        body = encode(record)
+        if isinstance(record, Settlement):
+            body = encode(record)
+            with self._lock:
+                self._seq += 1
+                self._write(f'{{"s":{self._seq},"r":{body}}}')
+                self._outstanding.add(self._seq)
+                return Spooled(self._seq, record)
+        row = record.row
         with self._lock:
+            head, columns = "", tuple(row)
+            if columns != self._columns:
+                self._columns, self._values = columns, _getter(columns)
+                head = compact_ascii({"c": self._columns}) + "\n"  # one write with the row
             self._seq += 1
-            self._write(f'{{"s":{self._seq},"r":{body}}}')
+            self._write(head + _log_line(self._seq, self._values(row), record.bodies))
             self._outstanding.add(self._seq)
             return Spooled(self._seq, record)
 
@@ -103,6 +126,7 @@ class Spool:
             if not self._outstanding and self._size > TRUNCATE_ABOVE:
                 os.ftruncate(self._fd, 0)
                 self._size = 0
+                self._columns = None  # the next row names its columns again
             else:
                 self._write(compact_ascii({"a": seqs}))
 
@@ -139,10 +163,18 @@ class Spool:
             self._closed.wait(FSYNC_EVERY)
 
 
+def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    get = itemgetter(*columns)
+    if len(columns) == 1:  # itemgetter of one key gives the value, not a 1-tuple
+        return lambda row: (get(row),)
+    return get
+
+
 def pending(path: Path) -> list[Spooled]:
     """The records of a spool file that were never acknowledged, in order."""
     records: dict[int, dict[str, Any]] = {}
     acked: set[int] = set()
+    columns: list[str] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -154,6 +186,11 @@ def pending(path: Path) -> list[Spooled]:
             continue  # a line torn by a crash mid-write: its call had not finished
         if "a" in entry:
             acked.update(entry["a"])
+        elif "c" in entry:
+            columns = entry["c"]
+        elif "l" in entry:
+            records[entry["s"]] = {"k": "log", "row": dict(zip(columns, entry["l"], strict=True)),
+                                   "bodies": entry.get("b")}
         elif "s" in entry:
             records[entry["s"]] = entry["r"]
     return [Spooled(seq, decode(data)) for seq, data in sorted(records.items())
