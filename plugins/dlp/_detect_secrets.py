@@ -146,9 +146,7 @@ RULES = (
          itriggers=("key", "token", "secret", "pass", "pwd"), priority=35),
     Rule("url_credential", "SECRET", "secrets", _finder(URL_CREDENTIAL_RE, 1, _not_example_pw),
          "the password in scheme://user:password@host URLs", triggers=("://",), priority=34),
-    # Its keywords are its trigger words: a text without any is not scanned for them twice.
     Rule("platform_token", "TOKEN", "secrets", find_platform_tokens,
          f"tokens of over 200 developer and SaaS platforms ({_ruleset.VERSION} rule set, with "
-         "its keyword, entropy and allow-list guards)", priority=8,
-         itriggers_loaded=lambda: _ruleset.load().words),
+         "its keyword, entropy and allow-list guards)", priority=8),
 )

@@ -60,28 +60,19 @@ class Rule:
     priority: int = 50  # on two equally long overlapping values the lower number wins
     # Another cheap pre-check: no value of this rule has fewer digits (`\d`, any script).
     min_digits: int = 0
-    # More `itriggers`, known only once the rule's data is loaded (the gitleaks keywords).
-    itriggers_loaded: Callable[[], Iterable[str]] | None = None
-
-    def lower_triggers(self) -> tuple[str, ...]:
-        """`itriggers` and the loaded ones."""
-        if self.itriggers_loaded is None:
-            return self.itriggers
-        return self.itriggers + tuple(sorted(self.itriggers_loaded()))
 
     def applies(self, text: str, lowered: Callable[[], str]) -> bool:
         """Whether `find` can find anything in `text`, by the pre-checks alone. The definition:
         the scanner decides the same for all its rules at once (`Scanner.candidates`)."""
         if count_digits(text, self.min_digits) < self.min_digits:
             return False
-        itriggers = self.lower_triggers()
-        if not self.triggers and not itriggers:
+        if not self.triggers and not self.itriggers:
             return True
         if any(t in text for t in self.triggers):
             return True
-        if itriggers:
+        if self.itriggers:
             low = lowered()
-            return any(t in low for t in itriggers)
+            return any(t in low for t in self.itriggers)
         return False
 
 

@@ -66,11 +66,10 @@ class Scanner:
         self._cache_entries = cache_entries
         self._lock = threading.Lock()
         # The rules' pre-checks, for all rules in one pass each (see `Rule.applies`).
-        lower = [rule.lower_triggers() for rule in self.rules]
-        self._gates = [(i, rule.min_digits, frozenset(rule.triggers), frozenset(lower[i]))
+        self._gates = [(i, rule.min_digits, frozenset(rule.triggers), frozenset(rule.itriggers))
                        for i, rule in enumerate(self.rules)]
         self._triggers = Literals(t for rule in self.rules for t in rule.triggers)
-        self._itriggers = Literals(t for words in lower for t in words)
+        self._itriggers = Literals(t for rule in self.rules for t in rule.itriggers)
         self._digits_needed = max((r.min_digits for r in self.rules), default=0)
 
     def scan(self, text: str, deadline: float | None = None) -> list[Found]:
