@@ -21,8 +21,6 @@ Measured under load at 16 connections (py-spy, callgrind), per non-streaming cal
 - Reading an option went through `OptManager.__getattr__` (about twenty reads a call, 1.3 µs
   each under load): immutable option values are now also instance attributes, kept current by
   the first receiver of the `changed` signal.
-- `expected_http_body_size` (about seven times a call, 5.8 µs each under load) is remembered on
-  the message until its headers, the request's method or the response's status change.
 - A new flow's id (`str(uuid.uuid4())`: a `getrandom` call and a `UUID` object, 6.8 µs under
   load) comes from random bytes read 4 KiB at a time, formatted as the same version-4 UUID.
 - `MessageData.__post_init__` type-checks every field of every request and response, with
@@ -42,10 +40,7 @@ from typing import Any
 
 from mitmproxy import flow as mitmproxy_flow
 from mitmproxy import hooks, http, optmanager
-from mitmproxy.net.http import http1
-from mitmproxy.net.http.http1 import read as http1_read
 from mitmproxy.proxy.context import Context
-from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.utils import asyncio_utils
 
 _ORIGINAL_GET_ALL = http.Headers.get_all
@@ -168,25 +163,6 @@ def _remember(opts: optmanager.OptManager, updated: set[str]) -> None:
             remembered.discard(name)
 
 
-_ORIGINAL_BODY_SIZE = http1_read.expected_http_body_size
-
-
-def _expected_http_body_size(request: http.Request, response: http.Response | None = None) -> int | None:
-    """mitmproxy's answer, remembered on the message whose headers decide it until those
-    headers, the request's method or the response's status change (all it reads): asked about
-    seven times a call, 5.8 µs each under load; a message's framing is decided a few times."""
-    message: http.Message = response if response else request
-    key = (message.data.headers.fields, request.data.method,
-           response.data.status_code if response else None)
-    known = message.__dict__.get("_gw_body_size")
-    if known is not None and known[0] == key:
-        size: int | None = known[1]
-        return size
-    size = _ORIGINAL_BODY_SIZE(request, response)  # raises for bad framing: never remembered
-    message.__dict__["_gw_body_size"] = (key, size)
-    return size
-
-
 class _FlowIds:
     """Stands in for the `uuid` module in `mitmproxy.flow`, whose only use of it is
     `str(uuid.uuid4())` for a new flow's id: the same random version-4 UUID text, from random
@@ -227,8 +203,6 @@ def install() -> None:
     setattr(hooks.Hook, "args", _hook_args)  # noqa: B010
     setattr(optmanager._Option, "current", _option_current)  # noqa: B010
     setattr(optmanager.OptManager, "__init__", _optmanager_init)  # noqa: B010
-    for module in (http1_read, http1, http_layers):
-        setattr(module, "expected_http_body_size", _expected_http_body_size)  # noqa: B010
     if not isinstance(mitmproxy_flow.uuid, _FlowIds):
         setattr(mitmproxy_flow, "uuid", _FlowIds())  # noqa: B010
     setattr(asyncio_utils, "set_task_debug_info", _set_task_debug_info)  # noqa: B010
