@@ -81,7 +81,7 @@ class JsonFormatter(logging.Formatter):
 
 class CallLog:
     """`logger.info(message, extra=fields)` for the line every call writes, at a third of its cost
-    (10.8 → 3.5 µs warm; about 30 µs of a call under load) while logging is set up as
+    (10.8 → 3.3 µs warm, 33.6 → 12.1 µs in the loaded proxy) while logging is set up as
     `configure_logging` left it in the text format: then the line goes straight to that handler's
     stream, byte for byte what logging writes (a record's extra fields show only in the JSON
     format). Logging's own path is taken for any other setup — JSON lines, a handler, filter,

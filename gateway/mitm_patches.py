@@ -170,14 +170,19 @@ class _FlowIds:
     (6.8 µs a call under load)."""
 
     def __init__(self) -> None:
-        self._pool = b""
+        self._pool, self._at = b"", 0
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)  # a worker never repeats its parent's
+
+    def _forget(self) -> None:
+        self._pool, self._at = b"", 0
 
     def uuid4(self) -> str:
         with self._lock:  # flows are made on the event loop; tests may make them anywhere
-            if not self._pool:
-                self._pool = os.urandom(4096)
-            raw, self._pool = self._pool[:16], self._pool[16:]
+            if self._at >= len(self._pool):
+                self._pool, self._at = os.urandom(4096), 0
+            raw = self._pool[self._at:self._at + 16]
+            self._at += 16
         h = raw.hex()
         variant = "89ab"[raw[8] >> 6]
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"

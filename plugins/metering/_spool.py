@@ -40,21 +40,11 @@ FSYNC_EVERY = 0.5
 TRUNCATE_ABOVE = 1024 * 1024  # bytes: an emptied spool is cut back once it is this large
 
 
-def encode(record: LogRecord | Settlement) -> str:
-    """One JSON line. Decimals and datetimes become strings (`default=str`): no copy of the row
-    is made on the event loop."""
-    if isinstance(record, Settlement):
-        hold = record.hold
-        data: dict[str, Any] = {"k": "settle", "key": hold.reservation_id,
-                                "ledger": hold.ledger_ids, "amount": hold.amount,
-                                "cost": record.cost}
-    else:
-        data = {"k": "log", "row": record.row, "bodies": record.bodies}
-    return compact_ascii(data)
-
-
-def _log_line(seq: int, values: tuple[Any, ...], bodies: dict[str, Any] | None) -> str:
-    return f'{{"s":{seq},"l":{compact_ascii(values)},"b":{compact_ascii(bodies)}}}'
+def encode(record: Settlement) -> str:
+    """A settlement as one JSON object. Decimals become strings (`default=str`)."""
+    hold = record.hold
+    return compact_ascii({"k": "settle", "key": hold.reservation_id, "ledger": hold.ledger_ids,
+                          "amount": hold.amount, "cost": record.cost})
 
 
 def decode(data: dict[str, Any]) -> LogRecord | Settlement:
@@ -98,23 +88,24 @@ class Spool:
         self._syncer.start()
 
     def append(self, record: LogRecord | Settlement) -> Spooled:
-        if isinstance(record, Settlement):
-            body = encode(record)
-            with self._lock:
-                self._seq += 1
-                self._write(f'{{"s":{self._seq},"r":{body}}}')
-                self._outstanding.add(self._seq)
-                return Spooled(self._seq, record)
-        row = record.row
         with self._lock:
-            head, columns = "", tuple(row)
-            if columns != self._columns:
-                self._columns, self._values = columns, _getter(columns)
-                head = compact_ascii({"c": self._columns}) + "\n"  # one write with the row
             self._seq += 1
-            self._write(head + _log_line(self._seq, self._values(row), record.bodies))
+            self._write(self._line(self._seq, record))
             self._outstanding.add(self._seq)
             return Spooled(self._seq, record)
+
+    def _line(self, seq: int, record: LogRecord | Settlement) -> str:
+        """The record's line (under the lock: the column names line goes with the first row
+        under them, in the same write). Decimals and datetimes become strings (`default=str`):
+        no copy of the row is made on the event loop."""
+        if isinstance(record, Settlement):
+            return f'{{"s":{seq},"r":{encode(record)}}}'
+        head, columns = "", tuple(record.row)
+        if columns != self._columns:
+            self._columns, self._values = columns, _getter(columns)
+            head = compact_ascii({"c": columns}) + "\n"
+        return (f'{head}{{"s":{seq},"l":{compact_ascii(self._values(record.row))},'
+                f'"b":{compact_ascii(record.bodies)}}}')
 
     def ack(self, seqs: list[int]) -> None:
         """The database committed these records."""
@@ -164,10 +155,9 @@ class Spool:
 
 
 def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    get = itemgetter(*columns)
-    if len(columns) == 1:  # itemgetter of one key gives the value, not a 1-tuple
-        return lambda row: (get(row),)
-    return get
+    if len(columns) < 2:  # itemgetter of one key gives the value, not a 1-tuple; of none, fails
+        return lambda row: tuple(row[c] for c in columns)
+    return itemgetter(*columns)
 
 
 def pending(path: Path) -> list[Spooled]:
