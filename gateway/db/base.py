@@ -57,7 +57,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """On SQLite, a datetime becomes SQLAlchemy's stored text in one step: the same text as
         `process_bind_param` followed by SQLite's DATETIME processor (a `%` format of seven
-        fields), at a third of the cost on the writers' threads (a call writes two or three)."""
+        fields), at half the cost on the writers' threads (a call writes two or three)."""
         general = super().bind_processor(dialect)
         if dialect.name != "sqlite" or general is None:
             return general
