@@ -48,20 +48,20 @@ class TextFormatter(logging.Formatter):
         self._second, self._stamp = -1, ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        second = int(record.created)
-        if second != self._second:
-            self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S",
-                                                               self.converter(record.created))
-        return f"{self._stamp},{int(record.msecs):03d}"
+        return self._time(record.created, int(record.msecs))
 
     def line(self, created: float, level: str, name: str, message: str) -> str:
         """What `format` gives for a record without exception or stack, made at `created`
         (`time.time()`) with this `message` (already neutralized)."""
+        msecs = int((created - int(created)) * 1000)  # as `LogRecord` works it out
+        return f"{self._time(created, msecs)} {level} {name} {message}"
+
+    def _time(self, created: float, msecs: int) -> str:
         second = int(created)
         if second != self._second:
             self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S",
                                                                self.converter(created))
-        return f"{self._stamp},{int((created - second) * 1000):03d} {level} {name} {message}"
+        return f"{self._stamp},{msecs:03d}"
 
 
 class JsonFormatter(logging.Formatter):

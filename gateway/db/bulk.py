@@ -59,14 +59,15 @@ def _plan(conn: Connection, table: Table, keys: tuple[str, ...]) -> _Plan | None
             order = compiled.positiontup or []
             processors = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
                           for key in order]
-            plan = (compiled.string, _getter(order),
+            plan = (compiled.string, row_values(order),
                     tuple((i, p) for i, p in enumerate(processors) if p is not None))
         _plans[cache_key] = plan
     return _plans[cache_key]
 
 
-def _getter(keys: list[str]) -> Callable[[dict[str, Any]], Sequence[Any]]:
-    get = itemgetter(*keys)
-    if len(keys) == 1:  # itemgetter of one key gives the value, not a 1-tuple
-        return lambda row: (get(row),)
-    return get
+def row_values(keys: Sequence[str]) -> Callable[[dict[str, Any]], Sequence[Any]]:
+    """A function giving a row's values for `keys`, in their order (an `itemgetter`, which for
+    one key gives the value itself and for none fails: both made to give a sequence)."""
+    if len(keys) < 2:
+        return lambda row: tuple(row[k] for k in keys)
+    return itemgetter(*keys)

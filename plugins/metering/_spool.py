@@ -23,14 +23,14 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from gateway.db.bulk import row_values
 from gateway.jsontext import compact_ascii
 from plugins.metering._ledger import Hold, Settlement
 from plugins.metering._records import LogRecord
@@ -79,7 +79,7 @@ class Spool:
         self._outstanding: set[int] = set()
         # The log rows' column names this file's lines are under, and their getter.
         self._columns: tuple[str, ...] | None = None
-        self._values: Callable[[dict[str, Any]], tuple[Any, ...]] = tuple
+        self._values: Callable[[dict[str, Any]], Sequence[Any]] = tuple
         self._size = os.fstat(self._fd).st_size
         self._dirty = threading.Event()
         self._closed = threading.Event()
@@ -102,7 +102,7 @@ class Spool:
             return f'{{"s":{seq},"r":{encode(record)}}}'
         head, columns = "", tuple(record.row)
         if columns != self._columns:
-            self._columns, self._values = columns, _getter(columns)
+            self._columns, self._values = columns, row_values(columns)
             head = compact_ascii({"c": columns}) + "\n"
         return (f'{head}{{"s":{seq},"l":{compact_ascii(self._values(record.row))},'
                 f'"b":{compact_ascii(record.bodies)}}}')
@@ -152,12 +152,6 @@ class Spool:
             except OSError:
                 return  # closed under us at shutdown
             self._closed.wait(FSYNC_EVERY)
-
-
-def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    if len(columns) < 2:  # itemgetter of one key gives the value, not a 1-tuple; of none, fails
-        return lambda row: tuple(row[c] for c in columns)
-    return itemgetter(*columns)
 
 
 def pending(path: Path) -> list[Spooled]:
